@@ -1,0 +1,291 @@
+//! Pipeline configuration (TOML under pipelines/): source, reference data,
+//! parameters, custom rules, sinks and the metrics address.
+//!
+//! Reference-data paths are relative to the configuration file; input and output
+//! paths are relative to the working directory, like command-line paths.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+
+use crate::alerts::Severity;
+use crate::reference::{self, Reference};
+use crate::rules::Typology;
+use crate::time::OfficeHours;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read pipeline configuration {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("pipeline configuration {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error(transparent)]
+    Reference(#[from] reference::ReferenceError),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub pipeline: PipelineSection,
+    pub source: SourceConfig,
+    pub reference: ReferenceConfig,
+    #[serde(default)]
+    pub parameters: Parameters,
+    #[serde(default)]
+    pub typologies: BTreeMap<String, TypologySettings>,
+    #[serde(default)]
+    pub rules: Vec<CustomRuleConfig>,
+    #[serde(default)]
+    pub sinks: SinksConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+    /// Directory of the configuration file, for resolving reference paths.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSection {
+    pub name: String,
+    #[serde(with = "humantime_serde", default = "default_lateness")]
+    pub allowed_lateness: Duration,
+    #[serde(with = "humantime_serde", default = "default_retention")]
+    pub retention: Duration,
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    #[serde(default = "default_max_event_bytes")]
+    pub max_event_bytes: usize,
+    #[serde(default = "default_zone")]
+    pub default_time_zone: Tz,
+    /// Seconds between progress lines on stderr; 0 disables them.
+    #[serde(default = "default_progress")]
+    pub progress_interval_s: u64,
+}
+
+fn default_lateness() -> Duration {
+    Duration::from_secs(600)
+}
+fn default_retention() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+fn default_batch_size() -> usize {
+    4096
+}
+fn default_max_event_bytes() -> usize {
+    crate::decode::DEFAULT_MAX_EVENT_BYTES
+}
+fn default_zone() -> Tz {
+    chrono_tz::Asia::Jakarta
+}
+fn default_progress() -> u64 {
+    5
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    /// An NDJSON file (`-` for standard input); `--input` overrides the path.
+    File {
+        #[serde(default)]
+        path: Option<PathBuf>,
+    },
+    /// The built-in workload simulator.
+    Simulator(crate::simulate::SimulatorConfig),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceConfig {
+    pub services: PathBuf,
+    pub holidays: PathBuf,
+    #[serde(default)]
+    pub offices: Option<PathBuf>,
+    /// Policy switch: count cuti bersama (collective leave) as working days.
+    #[serde(default)]
+    pub cuti_bersama_is_working_day: bool,
+    #[serde(default)]
+    pub office_hours: OfficeHours,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parameters {
+    #[serde(default = "default_fee_tolerance")]
+    pub fee_tolerance_idr: u64,
+    #[serde(with = "humantime_serde", default = "default_receipt_window")]
+    pub duplicate_receipt_window: Duration,
+    #[serde(with = "humantime_serde", default = "default_reject_window")]
+    pub reject_then_pay_window: Duration,
+    /// Per-service overrides, keyed by service code.
+    #[serde(default)]
+    pub services: BTreeMap<String, ServiceParameters>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceParameters {
+    pub fee_tolerance_idr: Option<u64>,
+}
+
+fn default_fee_tolerance() -> u64 {
+    5_000
+}
+fn default_receipt_window() -> Duration {
+    Duration::from_secs(365 * 86_400)
+}
+fn default_reject_window() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+
+impl Default for Parameters {
+    fn default() -> Self {
+        Parameters {
+            fee_tolerance_idr: default_fee_tolerance(),
+            duplicate_receipt_window: default_receipt_window(),
+            reject_then_pay_window: default_reject_window(),
+            services: BTreeMap::new(),
+        }
+    }
+}
+
+impl Parameters {
+    pub fn fee_tolerance(&self, service_code: &str) -> u64 {
+        self.services
+            .get(service_code)
+            .and_then(|s| s.fee_tolerance_idr)
+            .unwrap_or(self.fee_tolerance_idr)
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TypologySettings {
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomRuleConfig {
+    pub id: String,
+    pub severity: Severity,
+    /// SQL boolean expression over the facts schema (docs/rules.md).
+    pub when: String,
+    pub summary_id: String,
+    pub summary_en: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SinkConfig {
+    File { path: PathBuf },
+    Stdout,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinksConfig {
+    #[serde(default)]
+    pub alerts: Vec<SinkConfig>,
+    #[serde(default)]
+    pub rejected: Option<SinkConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address of the /metrics and /healthz endpoint; absent = not served.
+    #[serde(default)]
+    pub listen: Option<SocketAddr>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut config = Self::parse(&text, path)?;
+        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(config)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let config: Config = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        if config.pipeline.batch_size == 0 {
+            return Err(invalid("pipeline.batch_size must be at least 1".into()));
+        }
+        if config.pipeline.max_event_bytes == 0 {
+            return Err(invalid(
+                "pipeline.max_event_bytes must be at least 1".into(),
+            ));
+        }
+        for name in config.typologies.keys() {
+            if Typology::from_name(name).is_none() {
+                return Err(invalid(format!(
+                    "[typologies.{name}]: unknown typology; known: {}",
+                    Typology::ALL
+                        .iter()
+                        .map(|t| t.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+        Ok(config)
+    }
+
+    fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+
+    pub fn load_reference(&self) -> Result<Reference, ConfigError> {
+        let r = &self.reference;
+        let services = reference::ServiceCatalogue::load(&self.resolve(&r.services))?;
+        let holidays = reference::holidays::load(&self.resolve(&r.holidays))?;
+        let offices = match &r.offices {
+            Some(p) => reference::OfficeCatalogue::load(&self.resolve(p))?,
+            None => reference::OfficeCatalogue::default(),
+        };
+        Ok(Reference::new(
+            services,
+            offices,
+            &holidays,
+            r.cuti_bersama_is_working_day,
+            r.office_hours.clone(),
+            self.pipeline.default_time_zone,
+        ))
+    }
+
+    pub fn typology_enabled(&self, t: Typology) -> bool {
+        self.typologies
+            .get(t.name())
+            .and_then(|s| s.enabled)
+            .unwrap_or(true)
+    }
+
+    pub fn typology_severity(&self, t: Typology) -> Severity {
+        self.typologies
+            .get(t.name())
+            .and_then(|s| s.severity)
+            .unwrap_or_else(|| t.default_severity())
+    }
+}

@@ -1,0 +1,544 @@
+//! The stateful detection engine: admits decoded events (dedup, lateness), orders
+//! them by event time behind the watermark, folds them into transaction state,
+//! runs the rules and fires event-time timers. Alerts come out in a deterministic
+//! order whatever the batch size or arrival order.
+
+mod reorder;
+mod timers;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use compact_str::CompactString;
+
+pub use reorder::Watermark;
+pub use timers::{Timer, TimerKind, Timers};
+
+use crate::alerts::{Alert, Scope, Severity, alert_id, format_time};
+use crate::config::{Config, Parameters};
+use crate::decode::{Event, EventBody};
+use crate::metrics::{Metrics, Outcome};
+use crate::reference::Reference;
+use crate::rules::custom::CustomRules;
+use crate::rules::{self, Finding, RuleCtx, Typology, fees};
+use crate::state::{Dedup, ReceiptRegistry, ReceiptUse, TxnState};
+
+use reorder::ReorderBuffer;
+
+/// What the engine made of one decoded event on arrival.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Accepted,
+    Duplicate,
+    /// Older than the watermark: processed at once, out of event-time order.
+    Late,
+}
+
+impl Admission {
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Admission::Accepted => Outcome::Accepted,
+            Admission::Duplicate => Outcome::Duplicate,
+            Admission::Late => Outcome::Late,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub pipeline: String,
+    pub lateness: Duration,
+    pub retention: Duration,
+    pub params: Parameters,
+    enabled: [bool; Typology::ALL.len()],
+    severity: [Severity; Typology::ALL.len()],
+}
+
+impl EngineSettings {
+    pub fn from_config(c: &Config) -> EngineSettings {
+        EngineSettings {
+            pipeline: c.pipeline.name.clone(),
+            lateness: to_duration(c.pipeline.allowed_lateness),
+            retention: to_duration(c.pipeline.retention),
+            params: c.parameters.clone(),
+            enabled: Typology::ALL.map(|t| c.typology_enabled(t)),
+            severity: Typology::ALL.map(|t| c.typology_severity(t)),
+        }
+    }
+
+    /// Spec defaults everywhere; for tests and tools.
+    pub fn defaults(pipeline: &str) -> EngineSettings {
+        EngineSettings {
+            pipeline: pipeline.to_owned(),
+            lateness: Duration::minutes(10),
+            retention: Duration::days(30),
+            params: Parameters::default(),
+            enabled: [true; Typology::ALL.len()],
+            severity: Typology::ALL.map(|t| t.default_severity()),
+        }
+    }
+
+    pub fn set_enabled(&mut self, t: Typology, on: bool) {
+        self.enabled[t as usize] = on;
+    }
+
+    fn active(&self, t: Typology) -> bool {
+        self.enabled[t as usize]
+    }
+}
+
+pub fn to_duration(d: std::time::Duration) -> Duration {
+    Duration::from_std(d).unwrap_or(Duration::MAX)
+}
+
+/// An alert with its place in the deterministic output order.
+#[derive(Debug)]
+struct Sequenced {
+    seq: u64,
+    rank: u32,
+    alert: Alert,
+}
+
+pub struct Engine {
+    settings: EngineSettings,
+    reference: Arc<Reference>,
+    metrics: Arc<Metrics>,
+    watermark: Watermark,
+    buffer: ReorderBuffer,
+    timers: Timers,
+    txns: HashMap<CompactString, TxnState>,
+    dedup: Dedup,
+    receipts: ReceiptRegistry,
+    custom: Option<CustomRules>,
+    out: Vec<Sequenced>,
+    /// Counts processed events and fired timers: the output order.
+    seq: u64,
+    open: i64,
+}
+
+impl Engine {
+    pub fn new(
+        settings: EngineSettings,
+        reference: Arc<Reference>,
+        metrics: Arc<Metrics>,
+        custom: Option<CustomRules>,
+    ) -> Engine {
+        Engine {
+            watermark: Watermark::new(settings.lateness),
+            settings,
+            reference,
+            metrics,
+            buffer: ReorderBuffer::default(),
+            timers: Timers::default(),
+            txns: HashMap::new(),
+            dedup: Dedup::default(),
+            receipts: ReceiptRegistry::default(),
+            custom,
+            out: Vec::new(),
+            seq: 0,
+            open: 0,
+        }
+    }
+
+    pub fn watermark(&self) -> Option<DateTime<Utc>> {
+        self.watermark.current()
+    }
+
+    pub fn transactions(&self) -> usize {
+        self.txns.len()
+    }
+
+    pub fn buffered(&self) -> usize {
+        self.buffer.len()
+    }
+
+    pub fn open_transactions(&self) -> i64 {
+        self.open
+    }
+
+    /// Admits one decoded event. Events behind the watermark are processed at once;
+    /// the others wait in the reorder buffer until the watermark passes them.
+    pub fn ingest(&mut self, event: Event) -> Admission {
+        let at = event.occurred_at.to_utc();
+        if !self.dedup.first_sighting(&event.event_id, at) {
+            return Admission::Duplicate;
+        }
+        let w = self.watermark.current();
+        if w.is_some_and(|w| at < w) {
+            self.process(event);
+            return Admission::Late;
+        }
+        self.buffer.push(event);
+        self.watermark.observe(at);
+        self.advance();
+        Admission::Accepted
+    }
+
+    /// A bounded input has ended: the watermark becomes the largest event time
+    /// seen, releasing every buffered event and every timer it passes.
+    pub fn end_of_input(&mut self) {
+        self.watermark.end_of_input();
+        self.advance();
+    }
+
+    fn advance(&mut self) {
+        let Some(w) = self.watermark.current() else {
+            return;
+        };
+        let ended = self.watermark.is_ended();
+        loop {
+            let event_due = self.buffer.peek_time().filter(|t| ended || *t < w);
+            let timer_due = self.timers.peek_due().filter(|t| *t < w);
+            match (event_due, timer_due) {
+                // An event at the very instant of a timer happened before it passed.
+                (Some(e), Some(t)) if e <= t => self.process_next(),
+                (Some(_), None) => self.process_next(),
+                (_, Some(_)) => {
+                    let timer = self.timers.pop().expect("peeked");
+                    self.fire(timer, w);
+                }
+                (None, None) => break,
+            }
+        }
+        self.dedup.expire_before(w - self.settings.retention);
+        let receipt_window = to_duration(self.settings.params.duplicate_receipt_window);
+        self.receipts.expire_before(w - receipt_window);
+    }
+
+    fn process_next(&mut self) {
+        let e = self.buffer.pop().expect("peeked");
+        self.process(e);
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn process(&mut self, event: Event) {
+        let seq = self.next_seq();
+        let Engine {
+            settings,
+            reference,
+            metrics,
+            timers,
+            txns,
+            receipts,
+            custom,
+            out,
+            open,
+            ..
+        } = self;
+        let reference: &Reference = reference;
+        let state = txns.entry(event.transaction_id.clone()).or_insert_with(|| {
+            timers.schedule(
+                event.occurred_at.to_utc() + settings.retention,
+                TimerKind::Expire,
+                event.transaction_id.clone(),
+            );
+            TxnState::new(&event)
+        });
+        let was_open = state.submitted.is_some() && state.is_open();
+        state.apply(&event);
+        let office = reference.office(&event.office_id, *event.occurred_at.offset());
+        let service = reference.services.get(&state.service_code);
+        if service.is_none() {
+            metrics
+                .data_quality_total
+                .with_label_values(&["unknown_service"])
+                .inc();
+        }
+        if let (EventBody::Submitted(_), Some(svc)) = (&event.body, service) {
+            let deadline = reference.calendar.deadline(
+                event.occurred_at.to_utc(),
+                office.zone,
+                svc.sla,
+                office.regional_holidays,
+            );
+            if state.deadline != Some(deadline) {
+                state.deadline = Some(deadline);
+                if state.is_open() && settings.active(Typology::OverdueOpen) {
+                    timers.schedule(deadline, TimerKind::Deadline, event.transaction_id.clone());
+                }
+            }
+        }
+        let ctx = RuleCtx {
+            txn_id: &event.transaction_id,
+            event: &event,
+            service,
+            office,
+            reference,
+            params: &settings.params,
+        };
+        rules::reject_then_pay::observe(&ctx, state);
+        let mut findings: Vec<Finding> = Vec::new();
+        let is_payment = matches!(event.body, EventBody::Payment(_));
+        let fee_relevant = is_payment || matches!(event.body, EventBody::Submitted(_));
+        type Check = fn(&RuleCtx<'_>, &TxnState) -> Option<Finding>;
+        let checks: [(Typology, bool, Check); 7] = [
+            (
+                Typology::FeeOnFreeService,
+                fee_relevant,
+                rules::fees::fee_on_free_service,
+            ),
+            (
+                Typology::FeeAboveTariff,
+                fee_relevant,
+                rules::fees::fee_above_tariff,
+            ),
+            (
+                Typology::UnreceiptedPayment,
+                is_payment,
+                rules::fees::unreceipted_payment,
+            ),
+            (
+                Typology::UnofficialChannel,
+                is_payment,
+                rules::fees::unofficial_channel,
+            ),
+            (Typology::SlaBreach, true, rules::sla::sla_breach),
+            (
+                Typology::RejectThenPay,
+                true,
+                rules::reject_then_pay::reject_then_pay,
+            ),
+            (
+                Typology::OffHoursProcessing,
+                true,
+                rules::off_hours::off_hours_processing,
+            ),
+        ];
+        for (t, relevant, check) in checks {
+            if relevant && settings.active(t) && !state.has_fired(t.bit()) {
+                findings.extend(check(&ctx, state));
+            }
+        }
+        if let EventBody::Payment(p) = &event.body
+            && let Some(receipt) = &p.receipt_no
+        {
+            let usage = ReceiptUse {
+                transaction_id: event.transaction_id.clone(),
+                at: event.occurred_at.to_utc(),
+                event_id: event.event_id.clone(),
+            };
+            let window = to_duration(settings.params.duplicate_receipt_window);
+            let earlier = receipts.record(&event.office_id, receipt, usage, window);
+            let t = Typology::DuplicateReceipt;
+            if let Some(earlier) = earlier
+                && settings.active(t)
+                && !state.has_fired(t.bit())
+            {
+                findings.push(rules::receipts::duplicate_receipt(
+                    &event.transaction_id,
+                    state,
+                    receipt,
+                    event.occurred_at,
+                    &event.event_id,
+                    &earlier,
+                    window.num_days(),
+                ));
+            }
+        }
+        findings.sort_by_key(|f| f.typology);
+        for f in findings {
+            state.fired |= f.typology.bit();
+            let alert = build_alert(
+                settings,
+                metrics,
+                &event.transaction_id,
+                state,
+                event.officer_id.as_ref(),
+                f,
+            );
+            out.push(Sequenced {
+                seq,
+                rank: 0,
+                alert,
+            });
+        }
+        if let EventBody::Completed { .. } = event.body
+            && let (Some(deadline), Some(closure)) = (state.deadline, &state.closed)
+            && closure.mark.event_id == event.event_id
+        {
+            let within = event.occurred_at.to_utc() <= deadline;
+            metrics
+                .transactions_completed_total
+                .with_label_values(&[
+                    state.service_code.as_str(),
+                    if within { "true" } else { "false" },
+                ])
+                .inc();
+        }
+        if fee_relevant && let Some((expected, _)) = fees::expected_fee(state, service) {
+            let excess = state.total_paid.saturating_sub(expected);
+            if excess > state.excess_counted {
+                metrics
+                    .excess_fee_idr_total
+                    .with_label_values(&[state.service_code.as_str(), state.office_id.as_str()])
+                    .inc_by(excess - state.excess_counted);
+                state.excess_counted = excess;
+            }
+        }
+        if let Some(custom) = custom {
+            custom.record(seq, &ctx, state);
+        }
+        let now_open = state.submitted.is_some() && state.is_open();
+        *open += i64::from(now_open) - i64::from(was_open);
+        metrics.open_transactions.set(*open);
+    }
+
+    fn fire(&mut self, timer: Timer, w: DateTime<Utc>) {
+        match timer.kind {
+            TimerKind::Deadline => self.fire_deadline(timer),
+            TimerKind::Expire => self.expire(timer, w),
+        }
+    }
+
+    fn fire_deadline(&mut self, timer: Timer) {
+        let t = Typology::OverdueOpen;
+        let Some(state) = self.txns.get(&timer.transaction_id) else {
+            return;
+        };
+        if !state.is_open() || state.has_fired(t.bit()) || state.deadline != Some(timer.due) {
+            return;
+        }
+        let Some(service) = self.reference.services.get(&state.service_code) else {
+            return;
+        };
+        let Some(submitted) = &state.submitted else {
+            return;
+        };
+        let zone = self
+            .reference
+            .office(&state.office_id, *submitted.mark.at.offset())
+            .zone;
+        let Some(finding) =
+            rules::sla::overdue_open(&timer.transaction_id, state, timer.due, zone, service)
+        else {
+            return;
+        };
+        let seq = self.next_seq();
+        let state = self.txns.get_mut(&timer.transaction_id).expect("present");
+        state.fired |= t.bit();
+        let officer = state.last_officer.clone();
+        let alert = build_alert(
+            &self.settings,
+            &self.metrics,
+            &timer.transaction_id,
+            state,
+            officer.as_ref(),
+            finding,
+        );
+        self.out.push(Sequenced {
+            seq,
+            rank: 0,
+            alert,
+        });
+    }
+
+    /// Drops a transaction whose retention has passed: after completion (or the
+    /// deadline, for one still open) plus the retention, measured from its last event.
+    fn expire(&mut self, timer: Timer, w: DateTime<Utc>) {
+        let Some(state) = self.txns.get(&timer.transaction_id) else {
+            return;
+        };
+        let mut until = state.last_event_at + self.settings.retention;
+        if state.is_open()
+            && let Some(d) = state.deadline
+        {
+            until = until.max(d + self.settings.retention);
+        }
+        if until >= w {
+            self.timers
+                .schedule(until, TimerKind::Expire, timer.transaction_id);
+            return;
+        }
+        if let Some(state) = self.txns.remove(&timer.transaction_id)
+            && state.submitted.is_some()
+            && state.is_open()
+        {
+            self.open -= 1;
+            self.metrics.open_transactions.set(self.open);
+        }
+    }
+
+    /// Alerts raised since the last call, in deterministic order (event-time order
+    /// of their triggers). Custom rules are evaluated here, one micro-batch at once.
+    pub fn take_alerts(&mut self) -> Vec<Alert> {
+        if let Some(custom) = &mut self.custom {
+            for (seq, rank, rule, row) in custom.evaluate() {
+                let Some(state) = self.txns.get_mut(&row.transaction_id) else {
+                    continue;
+                };
+                if state.custom_fired.contains(&rule) {
+                    continue;
+                }
+                state.custom_fired.push(rule);
+                let alert = custom.alert(&self.settings.pipeline, rule, &row, state);
+                count_alert(&self.metrics, &alert);
+                self.out.push(Sequenced { seq, rank, alert });
+            }
+        }
+        self.out.sort_by_key(|s| (s.seq, s.rank));
+        self.out.drain(..).map(|s| s.alert).collect()
+    }
+}
+
+fn count_alert(metrics: &Metrics, alert: &Alert) {
+    metrics
+        .alerts_total
+        .with_label_values(&[alert.typology.as_str(), alert.severity.as_str()])
+        .inc();
+    if let Some(office) = &alert.office_id {
+        metrics
+            .office_alerts_total
+            .with_label_values(&[office.as_str(), alert.typology.as_str()])
+            .inc();
+    }
+}
+
+fn build_alert(
+    settings: &EngineSettings,
+    metrics: &Metrics,
+    txn_id: &str,
+    state: &TxnState,
+    officer: Option<&CompactString>,
+    f: Finding,
+) -> Alert {
+    let typology = f.typology.name();
+    let configured = settings.severity[f.typology as usize];
+    let severity = f.severity.map_or(configured, |s| s.max(configured));
+    let alert = Alert {
+        alert_id: alert_id(typology, txn_id),
+        typology: typology.to_owned(),
+        severity,
+        scope: Scope::Transaction,
+        transaction_id: Some(txn_id.to_owned()),
+        related_transaction_id: f.related_transaction_id.map(|s| s.to_string()),
+        office_id: Some(state.office_id.to_string()),
+        service_code: Some(state.service_code.to_string()),
+        officer_id: officer
+            .or(state.last_officer.as_ref())
+            .map(|s| s.to_string()),
+        agent_ref: state
+            .submitted
+            .as_ref()
+            .and_then(|s| s.agent_ref.as_ref())
+            .map(|s| s.to_string()),
+        window_start: None,
+        window_end: None,
+        event_time: format_time(f.event_time),
+        observed: f.observed,
+        expected: f.expected,
+        evidence_event_ids: f.evidence.into_iter().map(|s| s.to_string()).collect(),
+        summary_id: f.summary_id,
+        summary_en: f.summary_en,
+        pipeline: settings.pipeline.clone(),
+    };
+    count_alert(metrics, &alert);
+    alert
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,97 @@
+//! The event-time reorder buffer and watermark: events wait until the watermark
+//! passes them and then leave in a total order, so rule results do not depend on
+//! arrival order within the allowed lateness.
+
+use std::cmp::Ordering;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::decode::Event;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Pending(pub Event);
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Pending {}
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.order_key().cmp(&other.0.order_key())
+    }
+}
+
+/// W = largest event time seen − allowed lateness; only ever moves forward.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Watermark {
+    lateness: Duration,
+    max_seen: Option<DateTime<Utc>>,
+    /// Set once a bounded input has ended: W is then the largest time seen.
+    ended: bool,
+}
+
+impl Watermark {
+    pub fn new(lateness: Duration) -> Self {
+        Watermark {
+            lateness,
+            max_seen: None,
+            ended: false,
+        }
+    }
+
+    pub fn observe(&mut self, t: DateTime<Utc>) {
+        if self.max_seen.is_none_or(|m| t > m) {
+            self.max_seen = Some(t);
+        }
+    }
+
+    pub fn end_of_input(&mut self) {
+        self.ended = true;
+    }
+
+    pub fn current(&self) -> Option<DateTime<Utc>> {
+        let m = self.max_seen?;
+        Some(if self.ended { m } else { m - self.lateness })
+    }
+
+    pub fn max_seen(&self) -> Option<DateTime<Utc>> {
+        self.max_seen
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+}
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub(crate) struct ReorderBuffer {
+    heap: BinaryHeap<Reverse<Pending>>,
+}
+
+impl ReorderBuffer {
+    pub fn push(&mut self, e: Event) {
+        self.heap.push(Reverse(Pending(e)));
+    }
+
+    pub fn peek_time(&self) -> Option<DateTime<Utc>> {
+        self.heap.peek().map(|Reverse(p)| p.0.occurred_at.to_utc())
+    }
+
+    pub fn pop(&mut self) -> Option<Event> {
+        self.heap.pop().map(|Reverse(p)| p.0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+}

@@ -1,0 +1,124 @@
+//! Rules: the built-in typologies of ../shared/spec/typologies.md and the custom
+//! rules of the pipeline configuration. A rule reads state and reports a
+//! [`Finding`]; the engine decides whether it becomes an alert (once per key).
+
+pub mod custom;
+pub mod fees;
+pub mod off_hours;
+pub mod receipts;
+pub mod reject_then_pay;
+pub mod sla;
+
+use chrono::{DateTime, FixedOffset};
+use compact_str::CompactString;
+use serde_json::{Map, Value};
+
+use crate::alerts::{Scope, Severity};
+use crate::config::Parameters;
+use crate::decode::Event;
+use crate::reference::{OfficeContext, Reference, Service};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Typology {
+    FeeOnFreeService,
+    FeeAboveTariff,
+    UnreceiptedPayment,
+    UnofficialChannel,
+    DuplicateReceipt,
+    SlaBreach,
+    OverdueOpen,
+    RejectThenPay,
+    OffHoursProcessing,
+}
+
+impl Typology {
+    pub const ALL: [Typology; 9] = [
+        Typology::FeeOnFreeService,
+        Typology::FeeAboveTariff,
+        Typology::UnreceiptedPayment,
+        Typology::UnofficialChannel,
+        Typology::DuplicateReceipt,
+        Typology::SlaBreach,
+        Typology::OverdueOpen,
+        Typology::RejectThenPay,
+        Typology::OffHoursProcessing,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Typology::FeeOnFreeService => "fee_on_free_service",
+            Typology::FeeAboveTariff => "fee_above_tariff",
+            Typology::UnreceiptedPayment => "unreceipted_payment",
+            Typology::UnofficialChannel => "unofficial_channel",
+            Typology::DuplicateReceipt => "duplicate_receipt",
+            Typology::SlaBreach => "sla_breach",
+            Typology::OverdueOpen => "overdue_open",
+            Typology::RejectThenPay => "reject_then_pay",
+            Typology::OffHoursProcessing => "off_hours_processing",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Typology> {
+        Typology::ALL.iter().copied().find(|t| t.name() == name)
+    }
+
+    pub fn default_severity(self) -> Severity {
+        match self {
+            Typology::FeeOnFreeService => Severity::Critical,
+            Typology::FeeAboveTariff
+            | Typology::UnofficialChannel
+            | Typology::DuplicateReceipt
+            | Typology::RejectThenPay => Severity::High,
+            Typology::UnreceiptedPayment | Typology::SlaBreach | Typology::OverdueOpen => {
+                Severity::Medium
+            }
+            Typology::OffHoursProcessing => Severity::Low,
+        }
+    }
+
+    pub fn scope(self) -> Scope {
+        Scope::Transaction
+    }
+
+    /// This typology's bit in a transaction's fired set.
+    pub fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+
+    /// Typologies that make a transaction "irregular" (typologies.md).
+    pub fn marks_irregular(self) -> bool {
+        matches!(
+            self,
+            Typology::FeeOnFreeService | Typology::FeeAboveTariff | Typology::UnofficialChannel
+        )
+    }
+}
+
+/// What a rule saw: everything an alert needs except the identity and context,
+/// which the engine fills in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    pub typology: Typology,
+    /// Set when the rule grades severity itself (e.g. a very late `sla_breach`).
+    pub severity: Option<Severity>,
+    pub event_time: DateTime<FixedOffset>,
+    pub related_transaction_id: Option<CompactString>,
+    pub observed: Map<String, Value>,
+    pub expected: Map<String, Value>,
+    pub evidence: Vec<CompactString>,
+    pub summary_id: String,
+    pub summary_en: String,
+}
+
+/// What a transaction rule may look at when an event has been folded into state.
+pub struct RuleCtx<'a> {
+    pub txn_id: &'a str,
+    pub event: &'a Event,
+    pub service: Option<&'a Service>,
+    pub office: OfficeContext<'a>,
+    pub reference: &'a Reference,
+    pub params: &'a Parameters,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,87 @@
+//! `off_hours_processing`: an approval or issuance by a named officer outside
+//! office hours (weekends and holidays entirely outside), for a manual service.
+
+use chrono::Datelike;
+
+use crate::alerts::format_time;
+use crate::decode::{EventBody, Outcome, Status};
+use crate::figures;
+use crate::state::TxnState;
+
+use super::{Finding, RuleCtx, Typology};
+
+pub fn off_hours_processing(ctx: &RuleCtx<'_>, state: &TxnState) -> Option<Finding> {
+    let action = match &ctx.event.body {
+        EventBody::StatusChanged(s) if s.status == Status::Approved => "approved",
+        EventBody::Completed {
+            outcome: Outcome::Issued,
+        } => "issued",
+        _ => return None,
+    };
+    let officer = ctx.event.officer_id.as_ref()?;
+    if ctx.service?.automated {
+        return None;
+    }
+    let local = ctx.office.zone.local(ctx.event.occurred_at.to_utc());
+    let date = local.date_naive();
+    let holiday = ctx
+        .reference
+        .calendar
+        .is_holiday(date, ctx.office.regional_holidays);
+    if ctx.office.hours.is_open(local.naive_local(), holiday) {
+        return None;
+    }
+    let working_day = ctx
+        .reference
+        .calendar
+        .is_working_day(date, ctx.office.regional_holidays);
+    let when = format_time(local);
+    let weekday = local.weekday();
+    Some(Finding {
+        typology: Typology::OffHoursProcessing,
+        severity: None,
+        event_time: ctx.event.occurred_at,
+        related_transaction_id: None,
+        observed: figures! {
+            "action": action,
+            "local_time": when.clone(),
+            "weekday": weekday.to_string(),
+            "is_working_day": working_day,
+            "holiday": holiday,
+        },
+        expected: figures! {"office_hours": ctx.office.hours.describe(), "time_zone": ctx.office.zone.name()},
+        evidence: vec![ctx.event.event_id.clone()],
+        summary_id: format!(
+            "Layanan {} {} oleh petugas {} pada {} ({}), di luar jam kerja (transaksi {}, kantor {}).",
+            state.service_code,
+            if action == "approved" {
+                "disetujui"
+            } else {
+                "diterbitkan"
+            },
+            officer,
+            when,
+            if working_day {
+                "hari kerja"
+            } else {
+                "hari libur/akhir pekan"
+            },
+            ctx.txn_id,
+            state.office_id
+        ),
+        summary_en: format!(
+            "{} was {} by officer {} at {} ({}), outside office hours (transaction {}, office {}).",
+            state.service_code,
+            action,
+            officer,
+            when,
+            if working_day {
+                "a working day"
+            } else {
+                "a weekend or holiday"
+            },
+            ctx.txn_id,
+            state.office_id
+        ),
+    })
+}

@@ -1,0 +1,76 @@
+//! Sinks: where alerts and rejected records go (NDJSON file, stdout).
+
+pub mod alerts;
+pub mod rejected;
+
+pub use alerts::AlertSink;
+pub use rejected::{RejectedRecord, RejectedSink};
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("cannot open {path}: {source}")]
+    Open { path: String, source: io::Error },
+    #[error("writing to {sink}: {source}")]
+    Write { sink: String, source: io::Error },
+}
+
+/// An NDJSON output: a file (parent folders created) or standard output.
+pub(crate) enum LineWriter {
+    File { path: String, w: BufWriter<File> },
+    Stdout(BufWriter<io::Stdout>),
+}
+
+impl LineWriter {
+    pub fn file(path: &Path) -> Result<LineWriter, SinkError> {
+        let open = |source| SinkError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(open)?;
+        }
+        let f = File::create(path).map_err(open)?;
+        Ok(LineWriter::File {
+            path: path.display().to_string(),
+            w: BufWriter::with_capacity(1 << 16, f),
+        })
+    }
+
+    pub fn stdout() -> LineWriter {
+        LineWriter::Stdout(BufWriter::new(io::stdout()))
+    }
+
+    pub fn name(&self) -> &str {
+        match self {
+            LineWriter::File { path, .. } => path,
+            LineWriter::Stdout(_) => "stdout",
+        }
+    }
+
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            LineWriter::File { w, .. } => w,
+            LineWriter::Stdout(w) => w,
+        }
+    }
+
+    pub fn write_json<T: serde::Serialize>(&mut self, value: &T) -> Result<(), SinkError> {
+        let name = self.name().to_owned();
+        let w = self.writer();
+        serde_json::to_writer(&mut *w, value)
+            .map_err(io::Error::from)
+            .and_then(|_| w.write_all(b"\n"))
+            .map_err(|source| SinkError::Write { sink: name, source })
+    }
+
+    pub fn flush(&mut self) -> Result<(), SinkError> {
+        let name = self.name().to_owned();
+        self.writer()
+            .flush()
+            .map_err(|source| SinkError::Write { sink: name, source })
+    }
+}
