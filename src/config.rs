@@ -59,6 +59,9 @@ pub struct PipelineSection {
     pub allowed_lateness: Duration,
     #[serde(with = "humantime_serde", default = "default_retention")]
     pub retention: Duration,
+    /// How long an open transaction is kept after its last event or deadline.
+    #[serde(with = "humantime_serde", default = "default_open_retention")]
+    pub open_retention: Duration,
     #[serde(default = "default_batch_size")]
     pub batch_size: usize,
     #[serde(default = "default_max_event_bytes")]
@@ -75,6 +78,9 @@ fn default_lateness() -> Duration {
 }
 fn default_retention() -> Duration {
     Duration::from_secs(30 * 86_400)
+}
+fn default_open_retention() -> Duration {
+    Duration::from_secs(365 * 86_400)
 }
 fn default_batch_size() -> usize {
     4096

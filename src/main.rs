@@ -14,6 +14,10 @@ use pantau::pipeline::{self, Overrides};
 use pantau::rules::custom::{CustomRules, facts};
 use pantau::simulate::{self, SimulatorConfig};
 
+// mimalloc: cheap cross-thread frees (events are decoded on one thread, dropped on another).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "pantau",

@@ -38,6 +38,8 @@ pub enum PipelineError {
     NoInput,
     #[error("simulator: {0}")]
     Simulator(String),
+    #[error("pipeline thread {0}: {1}")]
+    Thread(&'static str, io::Error),
 }
 
 /// Command-line overrides of the configuration.
@@ -199,6 +201,21 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
         .map(|path| SinkConfig::File { path })
         .or(config.sinks.rejected.clone());
     let mut alert_sink = AlertSink::open(&alert_cfg, metrics.clone())?;
+    // Alerts are serialised and written on a thread of their own, off the engine's path.
+    let (alert_tx, alert_rx) = crossbeam_channel::bounded::<Vec<crate::alerts::Alert>>(16);
+    let sink_metrics = metrics.clone();
+    let writer = std::thread::Builder::new()
+        .name("pantau-sink".into())
+        .spawn(move || -> Result<(), SinkError> {
+            let sink_time = sink_metrics.processing_seconds.with_label_values(&["sink"]);
+            for alerts in alert_rx {
+                let t = Instant::now();
+                alert_sink.write(&alerts)?;
+                sink_time.observe(t.elapsed().as_secs_f64());
+            }
+            Ok(())
+        })
+        .map_err(|e| PipelineError::Thread("pantau-sink", e))?;
     let mut rejected_sink = RejectedSink::open(rejected_cfg.as_ref())?;
 
     let (mut input, rate) = open_input(config, ov)?;
@@ -216,7 +233,7 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
                 let batch = match input.next_batch(batch_size) {
                     Ok(b) => b,
                     Err(source) => {
-                        let path = "input".to_owned();
+                        let path = input.name().to_owned();
                         let _ = tx.send(Err(PipelineError::Read { path, source }));
                         return;
                     }
@@ -242,26 +259,24 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
                 }
             }
         })
-        .map_err(|source| PipelineError::Read {
-            path: "decode thread".into(),
-            source,
-        })?;
+        .map_err(|e| PipelineError::Thread("pantau-decode", e))?;
 
     let mut summary = Summary::default();
     let evaluate = metrics.processing_seconds.with_label_values(&["evaluate"]);
-    let sink_time = metrics.processing_seconds.with_label_values(&["sink"]);
     let mut last_progress = Instant::now();
     let progress_every = Duration::from_secs(config.pipeline.progress_interval_s.max(1));
     for batch in rx {
         let batch = batch?;
         let t = Instant::now();
-        let now = chrono::Utc::now();
+        let now_ms = chrono::Utc::now().timestamp_millis();
         for item in batch.items {
             summary.records_read += 1;
             match item {
                 Item::Event(e) => {
-                    let lag = (now - e.occurred_at.to_utc()).num_milliseconds() as f64 / 1000.0;
-                    metrics.event_lag_seconds.observe(lag.max(0.0));
+                    let lag_ms = now_ms.saturating_sub(e.occurred_at.timestamp_millis());
+                    metrics
+                        .event_lag_seconds
+                        .observe(lag_ms.max(0) as f64 / 1000.0);
                     let et = e.event_type();
                     let admission = engine.ingest(e);
                     metrics.count_event(et, admission.outcome());
@@ -284,11 +299,12 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
         }
         let alerts = engine.take_alerts();
         evaluate.observe(t.elapsed().as_secs_f64());
-        let t = Instant::now();
         record_alerts(&mut summary, &alerts);
-        alert_sink.write(&alerts)?;
         rejected_sink.flush()?;
-        sink_time.observe(t.elapsed().as_secs_f64());
+        if !alerts.is_empty() && alert_tx.send(alerts).is_err() {
+            // The writer stopped on an error; it is reported below.
+            break;
+        }
         if let Some(w) = engine.watermark() {
             metrics
                 .watermark_seconds
@@ -317,7 +333,17 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
     engine.end_of_input();
     let alerts = engine.take_alerts();
     record_alerts(&mut summary, &alerts);
-    alert_sink.write(&alerts)?;
+    let _ = alert_tx.send(alerts);
+    drop(alert_tx);
+    match writer.join() {
+        Ok(result) => result?,
+        Err(_) => {
+            return Err(PipelineError::Thread(
+                "pantau-sink",
+                io::Error::other("panicked"),
+            ));
+        }
+    }
     rejected_sink.flush()?;
     if let Some(w) = engine.watermark() {
         metrics.watermark_seconds.set(w.timestamp() as f64);

@@ -46,7 +46,12 @@ impl Decoder {
                 ),
             ));
         }
-        match serde_json::from_slice::<wire::Wire>(bytes) {
+        // The whole record must be UTF-8, unknown fields included; checked once here,
+        // so the JSON parser can then skip its own per-string checks.
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return self.decode_precisely(bytes);
+        };
+        match serde_json::from_str::<wire::Wire>(text) {
             Ok(w) => w.into_event(),
             Err(_) => self.decode_precisely(bytes),
         }

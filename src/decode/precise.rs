@@ -142,13 +142,13 @@ fn wire_of(f: &Fields<'_>) -> Result<Wire, Rejection> {
         office_id: f.string("office_id")?,
         service_code: f.string("service_code")?,
         officer_id: f.string("officer_id")?,
+        applicant_ref: f.string("applicant_ref")?,
+        agent_ref: f.string("agent_ref")?,
         ..Wire::default()
     };
     match event_type {
         Some(EventType::Submitted) => {
             w.channel = f.enumerated("channel", Channel::from_wire, Channel::WIRE)?;
-            w.applicant_ref = f.string("applicant_ref")?;
-            w.agent_ref = f.string("agent_ref")?;
             w.assessed_fee = f.amount("assessed_fee")?;
         }
         Some(EventType::Payment) => {

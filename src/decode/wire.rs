@@ -183,16 +183,19 @@ impl Wire {
             "service_code",
             64,
         )?;
+        // A raw NIK is refused wherever these fields appear, whatever the event type.
+        let applicant_ref = self
+            .applicant_ref
+            .map(|a| check_ref(a, "applicant_ref"))
+            .transpose()?;
+        let agent_ref = non_empty(self.agent_ref)
+            .map(|a| check_ref(a, "agent_ref"))
+            .transpose()?;
         let body = match event_type {
             EventType::Submitted => EventBody::Submitted(Submitted {
                 channel: required(self.channel, "channel")?,
-                applicant_ref: check_ref(
-                    required(self.applicant_ref, "applicant_ref")?,
-                    "applicant_ref",
-                )?,
-                agent_ref: non_empty(self.agent_ref)
-                    .map(|a| check_ref(a, "agent_ref"))
-                    .transpose()?,
+                applicant_ref: required(applicant_ref, "applicant_ref")?,
+                agent_ref,
                 assessed_fee: self.assessed_fee,
             }),
             EventType::Payment => {

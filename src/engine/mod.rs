@@ -3,6 +3,7 @@
 //! runs the rules and fires event-time timers. Alerts come out in a deterministic
 //! order whatever the batch size or arrival order.
 
+mod expiry;
 mod reorder;
 mod timers;
 
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use compact_str::CompactString;
 
+pub use expiry::ExpiryWheel;
 pub use reorder::Watermark;
 pub use timers::{Timer, TimerKind, Timers};
 
@@ -50,6 +52,8 @@ pub struct EngineSettings {
     pub pipeline: String,
     pub lateness: Duration,
     pub retention: Duration,
+    /// How long an open transaction is kept after its last event (or deadline).
+    pub open_retention: Duration,
     pub params: Parameters,
     enabled: [bool; Typology::ALL.len()],
     severity: [Severity; Typology::ALL.len()],
@@ -61,6 +65,7 @@ impl EngineSettings {
             pipeline: c.pipeline.name.clone(),
             lateness: to_duration(c.pipeline.allowed_lateness),
             retention: to_duration(c.pipeline.retention),
+            open_retention: to_duration(c.pipeline.open_retention),
             params: c.parameters.clone(),
             enabled: Typology::ALL.map(|t| c.typology_enabled(t)),
             severity: Typology::ALL.map(|t| c.typology_severity(t)),
@@ -73,6 +78,7 @@ impl EngineSettings {
             pipeline: pipeline.to_owned(),
             lateness: Duration::minutes(10),
             retention: Duration::days(30),
+            open_retention: Duration::days(365),
             params: Parameters::default(),
             enabled: [true; Typology::ALL.len()],
             severity: Typology::ALL.map(|t| t.default_severity()),
@@ -107,7 +113,8 @@ pub struct Engine {
     watermark: Watermark,
     buffer: ReorderBuffer,
     timers: Timers,
-    txns: HashMap<CompactString, TxnState>,
+    expiry: ExpiryWheel,
+    txns: HashMap<CompactString, TxnState, ahash::RandomState>,
     dedup: Dedup,
     receipts: ReceiptRegistry,
     custom: Option<CustomRules>,
@@ -115,6 +122,9 @@ pub struct Engine {
     /// Counts processed events and fired timers: the output order.
     seq: u64,
     open: i64,
+    receipt_window: Duration,
+    /// Watermark at the last housekeeping (expiry of state, ids and receipts).
+    swept_at: Option<DateTime<Utc>>,
 }
 
 impl Engine {
@@ -124,6 +134,7 @@ impl Engine {
         metrics: Arc<Metrics>,
         custom: Option<CustomRules>,
     ) -> Engine {
+        let receipt_window = to_duration(settings.params.duplicate_receipt_window);
         Engine {
             watermark: Watermark::new(settings.lateness),
             settings,
@@ -131,13 +142,16 @@ impl Engine {
             metrics,
             buffer: ReorderBuffer::default(),
             timers: Timers::default(),
-            txns: HashMap::new(),
+            expiry: ExpiryWheel::default(),
+            txns: HashMap::default(),
             dedup: Dedup::default(),
             receipts: ReceiptRegistry::default(),
             custom,
             out: Vec::new(),
             seq: 0,
             open: 0,
+            receipt_window,
+            swept_at: None,
         }
     }
 
@@ -196,14 +210,24 @@ impl Engine {
                 (Some(_), None) => self.process_next(),
                 (_, Some(_)) => {
                     let timer = self.timers.pop().expect("peeked");
-                    self.fire(timer, w);
+                    self.fire_deadline(timer);
                 }
                 (None, None) => break,
             }
         }
-        self.dedup.expire_before(w - self.settings.retention);
-        let receipt_window = to_duration(self.settings.params.duplicate_receipt_window);
-        self.receipts.expire_before(w - receipt_window);
+        // Housekeeping once per minute of event time: expiry need not be exact, only
+        // never early, and the per-event cost adds up.
+        if self
+            .swept_at
+            .is_none_or(|s| w - s >= Duration::minutes(1) || ended)
+        {
+            self.swept_at = Some(w);
+            for id in self.expiry.due(w) {
+                self.expire(id, w);
+            }
+            self.dedup.expire_before(w - self.settings.retention);
+            self.receipts.expire_before(w - self.receipt_window);
+        }
     }
 
     fn process_next(&mut self) {
@@ -223,6 +247,7 @@ impl Engine {
             reference,
             metrics,
             timers,
+            expiry,
             txns,
             receipts,
             custom,
@@ -232,9 +257,8 @@ impl Engine {
         } = self;
         let reference: &Reference = reference;
         let state = txns.entry(event.transaction_id.clone()).or_insert_with(|| {
-            timers.schedule(
+            expiry.schedule(
                 event.occurred_at.to_utc() + settings.retention,
-                TimerKind::Expire,
                 event.transaction_id.clone(),
             );
             TxnState::new(&event)
@@ -244,10 +268,10 @@ impl Engine {
         let office = reference.office(&event.office_id, *event.occurred_at.offset());
         let service = reference.services.get(&state.service_code);
         if service.is_none() {
-            metrics
-                .data_quality_total
-                .with_label_values(&["unknown_service"])
-                .inc();
+            metrics.unknown_service.inc();
+        }
+        if !office.catalogued {
+            metrics.unknown_office.inc();
         }
         if let (EventBody::Submitted(_), Some(svc)) = (&event.body, service) {
             let deadline = reference.calendar.deadline(
@@ -388,13 +412,6 @@ impl Engine {
         metrics.open_transactions.set(*open);
     }
 
-    fn fire(&mut self, timer: Timer, w: DateTime<Utc>) {
-        match timer.kind {
-            TimerKind::Deadline => self.fire_deadline(timer),
-            TimerKind::Expire => self.expire(timer, w),
-        }
-    }
-
     fn fire_deadline(&mut self, timer: Timer) {
         let t = Typology::OverdueOpen;
         let Some(state) = self.txns.get(&timer.transaction_id) else {
@@ -437,24 +454,26 @@ impl Engine {
         });
     }
 
-    /// Drops a transaction whose retention has passed: after completion (or the
-    /// deadline, for one still open) plus the retention, measured from its last event.
-    fn expire(&mut self, timer: Timer, w: DateTime<Utc>) {
-        let Some(state) = self.txns.get(&timer.transaction_id) else {
+    /// Drops a transaction whose retention has passed: `retention` after its last
+    /// event once closed; `open_retention` after its last event or its deadline
+    /// while still open, so a late completion is still judged against its deadline.
+    fn expire(&mut self, id: CompactString, w: DateTime<Utc>) {
+        let Some(state) = self.txns.get(&id) else {
             return;
         };
-        let mut until = state.last_event_at + self.settings.retention;
-        if state.is_open()
-            && let Some(d) = state.deadline
-        {
-            until = until.max(d + self.settings.retention);
-        }
+        let until = if state.is_open() {
+            state
+                .last_event_at
+                .max(state.deadline.unwrap_or(state.last_event_at))
+                + self.settings.open_retention
+        } else {
+            state.last_event_at + self.settings.retention
+        };
         if until >= w {
-            self.timers
-                .schedule(until, TimerKind::Expire, timer.transaction_id);
+            self.expiry.schedule(until, id);
             return;
         }
-        if let Some(state) = self.txns.remove(&timer.transaction_id)
+        if let Some(state) = self.txns.remove(&id)
             && state.submitted.is_some()
             && state.is_open()
         {

@@ -11,8 +11,35 @@ use serde::{Deserialize, Serialize};
 
 use crate::decode::Event;
 
+/// A buffered event with its sort key computed once: (event time in nanoseconds,
+/// lifecycle position of the type, event id).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Pending(pub Event);
+pub(crate) struct Pending {
+    nanos: i64,
+    event: Box<Event>,
+}
+
+impl Pending {
+    fn new(event: Event) -> Pending {
+        let t = event.occurred_at;
+        let nanos = t
+            .timestamp()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(i64::from(t.timestamp_subsec_nanos()));
+        Pending {
+            nanos,
+            event: Box::new(event),
+        }
+    }
+
+    fn key(&self) -> (i64, crate::decode::EventType, &str) {
+        (
+            self.nanos,
+            self.event.event_type(),
+            self.event.event_id.as_str(),
+        )
+    }
+}
 
 impl PartialEq for Pending {
     fn eq(&self, other: &Self) -> bool {
@@ -27,7 +54,7 @@ impl PartialOrd for Pending {
 }
 impl Ord for Pending {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.0.order_key().cmp(&other.0.order_key())
+        self.key().cmp(&other.key())
     }
 }
 
@@ -80,15 +107,17 @@ pub(crate) struct ReorderBuffer {
 
 impl ReorderBuffer {
     pub fn push(&mut self, e: Event) {
-        self.heap.push(Reverse(Pending(e)));
+        self.heap.push(Reverse(Pending::new(e)));
     }
 
     pub fn peek_time(&self) -> Option<DateTime<Utc>> {
-        self.heap.peek().map(|Reverse(p)| p.0.occurred_at.to_utc())
+        self.heap
+            .peek()
+            .map(|Reverse(p)| p.event.occurred_at.to_utc())
     }
 
     pub fn pop(&mut self) -> Option<Event> {
-        self.heap.pop().map(|Reverse(p)| p.0)
+        self.heap.pop().map(|Reverse(p)| *p.event)
     }
 
     pub fn len(&self) -> usize {

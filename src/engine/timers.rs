@@ -11,8 +11,6 @@ use serde::{Deserialize, Serialize};
 pub enum TimerKind {
     /// A transaction's deadline (`overdue_open`).
     Deadline,
-    /// A transaction's retention has run out; its state may be dropped.
-    Expire,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

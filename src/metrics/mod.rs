@@ -57,6 +57,8 @@ pub struct Metrics {
     pub build_info: IntGaugeVec,
     /// Extension (docs/metrics.md): events accepted with reference-data problems.
     pub data_quality_total: IntCounterVec,
+    pub unknown_service: IntCounter,
+    pub unknown_office: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -194,6 +196,8 @@ impl Metrics {
             "Accepted events with a reference-data problem (unknown service or office).",
             &["problem"],
         );
+        let unknown_service = data_quality_total.with_label_values(&["unknown_service"]);
+        let unknown_office = data_quality_total.with_label_values(&["unknown_office"]);
         Metrics {
             registry: r,
             events_total,
@@ -211,6 +215,8 @@ impl Metrics {
             kafka_consumer_lag,
             build_info,
             data_quality_total,
+            unknown_service,
+            unknown_office,
         }
     }
 

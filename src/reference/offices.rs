@@ -43,7 +43,7 @@ struct OfficeEntry {
 
 #[derive(Debug, Clone, Default)]
 pub struct OfficeCatalogue {
-    offices: HashMap<CompactString, Office>,
+    offices: HashMap<CompactString, Office, ahash::RandomState>,
 }
 
 impl OfficeCatalogue {
@@ -57,7 +57,7 @@ impl OfficeCatalogue {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-        let mut offices = HashMap::new();
+        let mut offices = HashMap::default();
         for (i, e) in file.office.into_iter().enumerate() {
             let bad = |message: String| ReferenceError::Entry {
                 path: path.to_owned(),

@@ -56,7 +56,7 @@ struct ServiceEntry {
 
 #[derive(Debug, Clone, Default)]
 pub struct ServiceCatalogue {
-    services: HashMap<CompactString, Service>,
+    services: HashMap<CompactString, Service, ahash::RandomState>,
 }
 
 impl ServiceCatalogue {
@@ -70,7 +70,7 @@ impl ServiceCatalogue {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
-        let mut services = HashMap::new();
+        let mut services = HashMap::default();
         for (i, e) in file.service.into_iter().enumerate() {
             let bad = |message: String| ReferenceError::Entry {
                 path: path.to_owned(),

@@ -119,6 +119,3 @@ pub struct RuleCtx<'a> {
     pub reference: &'a Reference,
     pub params: &'a Parameters,
 }
-
-#[cfg(test)]
-mod tests;

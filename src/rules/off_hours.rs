@@ -19,7 +19,8 @@ pub fn off_hours_processing(ctx: &RuleCtx<'_>, state: &TxnState) -> Option<Findi
         _ => return None,
     };
     let officer = ctx.event.officer_id.as_ref()?;
-    if ctx.service?.automated {
+    // An unknown service is not marked automated, so it is judged.
+    if ctx.service.is_some_and(|s| s.automated) {
         return None;
     }
     let local = ctx.office.zone.local(ctx.event.occurred_at.to_utc());

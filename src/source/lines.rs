@@ -27,6 +27,10 @@ impl<R: BufRead> LineReader<R> {
         }
     }
 
+    pub fn name(&self) -> &str {
+        &self.source
+    }
+
     /// Reads up to `max` records. An empty batch means the input has ended.
     /// A final line without a newline is a record; a trailing newline is not.
     pub fn next_batch(&mut self, max: usize) -> io::Result<RawBatch> {

@@ -2,7 +2,6 @@
 //! forgotten once the watermark is past its event time plus the retention.
 
 use std::collections::{HashSet, VecDeque};
-use std::hash::{DefaultHasher, Hash, Hasher};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -12,17 +11,12 @@ use serde::{Deserialize, Serialize};
 type IdHash = u128;
 
 fn hash_id(id: &str) -> IdHash {
-    let mut a = DefaultHasher::new();
-    id.hash(&mut a);
-    let mut b = DefaultHasher::new();
-    0xa5u8.hash(&mut b);
-    id.hash(&mut b);
-    (u128::from(a.finish()) << 64) | u128::from(b.finish())
+    xxhash_rust::xxh3::xxh3_128(id.as_bytes())
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Dedup {
-    seen: HashSet<IdHash>,
+    seen: HashSet<IdHash, ahash::RandomState>,
     /// Ids in arrival order with their event time, for expiry.
     order: VecDeque<(DateTime<Utc>, IdHash)>,
 }

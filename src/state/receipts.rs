@@ -17,7 +17,7 @@ pub struct ReceiptUse {
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct ReceiptRegistry {
     /// (office, receipt) → uses by distinct transactions, oldest first.
-    uses: HashMap<(CompactString, CompactString), Vec<ReceiptUse>>,
+    uses: HashMap<(CompactString, CompactString), Vec<ReceiptUse>, ahash::RandomState>,
     order: VecDeque<(DateTime<Utc>, CompactString, CompactString)>,
 }
 
@@ -33,13 +33,13 @@ impl ReceiptRegistry {
     ) -> Option<ReceiptUse> {
         let key = (office.clone(), receipt.clone());
         let list = self.uses.entry(key).or_default();
-        let earlier = list
+        // Only the transaction observed second is flagged: one that used the receipt
+        // before anyone else did is the first user, whatever came after.
+        let first_user = list
             .iter()
-            .find(|u| {
-                u.transaction_id != usage.transaction_id
-                    && u.at <= usage.at
-                    && usage.at - u.at <= window
-            })
+            .find(|u| u.at <= usage.at && usage.at - u.at <= window);
+        let earlier = first_user
+            .filter(|u| u.transaction_id != usage.transaction_id)
             .cloned();
         if !list
             .iter()

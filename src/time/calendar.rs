@@ -41,7 +41,7 @@ const MAX_SEARCH_DAYS: u32 = 3660;
 /// counts them as working days).
 #[derive(Debug, Clone, Default)]
 pub struct Calendar {
-    non_working: HashSet<NaiveDate>,
+    non_working: HashSet<NaiveDate, ahash::RandomState>,
 }
 
 impl Calendar {

@@ -1,0 +1,74 @@
+//! Helpers shared by the integration tests: they drive the real binary.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn pantau() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pantau"));
+    c.current_dir(repo()).env("PANTAU_LOG", "warn");
+    c
+}
+
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("pantau starts");
+    assert!(
+        out.status.success(),
+        "pantau failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn read_lines(p: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", p.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
+/// Replays `input` with pipelines/replay.toml; returns (alerts path, rejected path).
+pub fn replay(input: &Path, dir: &Path, extra: &[&str]) -> (PathBuf, PathBuf) {
+    let alerts = dir.join("alerts.ndjson");
+    let rejected = dir.join("rejected.ndjson");
+    run_ok(
+        pantau()
+            .args([
+                "run",
+                "--config",
+                "pipelines/replay.toml",
+                "--quiet",
+                "--input",
+            ])
+            .arg(input)
+            .arg("--alerts")
+            .arg(&alerts)
+            .arg("--rejected")
+            .arg(&rejected)
+            .args(extra),
+    );
+    (alerts, rejected)
+}
+
+pub fn simulate(seed: u64, transactions: usize, dir: &Path) {
+    run_ok(
+        pantau()
+            .args([
+                "simulate",
+                "--seed",
+                &seed.to_string(),
+                "--transactions",
+                &transactions.to_string(),
+                "--out",
+            ])
+            .arg(dir),
+    );
+}

@@ -1,0 +1,95 @@
+//! `run` serves /metrics, /healthz and /readyz while it runs.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+fn accepted(body: &str) -> u64 {
+    body.lines()
+        .find_map(|l| {
+            l.strip_prefix("pantau_events_total{event_type=\"submitted\",outcome=\"accepted\"} ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn metrics_are_served_with_contract_names_during_a_run() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = std::fs::read_to_string(repo().join("pipelines/demo.toml")).expect("config");
+    let cfg = dir.path().join("demo.toml");
+    let text = base
+        .replace(
+            "reference/",
+            &format!("{}/pipelines/reference/", repo().display()),
+        )
+        .replace("transactions = 20000", "transactions = 3000")
+        .replace("rate = 2000", "rate = 1500")
+        .replace("out/demo/", &format!("{}/", dir.path().display()))
+        .replace("127.0.0.1:9464", &format!("127.0.0.1:{port}"));
+    std::fs::write(&cfg, text).expect("write");
+    let mut child = pantau()
+        .args(["run", "--quiet", "--config"])
+        .arg(&cfg)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    let mut metrics = None;
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Some(body) = get(port, "/metrics")
+            && accepted(&body) > 0
+        {
+            metrics = Some(body);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let health = get(port, "/healthz").unwrap_or_default();
+    let ready = get(port, "/readyz").unwrap_or_default();
+    let status = child.wait().expect("exit");
+    assert!(status.success());
+    let body = metrics.expect("metrics served during the run");
+    for name in [
+        "pantau_events_total",
+        "pantau_open_transactions",
+        "pantau_watermark_seconds",
+        "pantau_event_lag_seconds_bucket",
+        "pantau_processing_seconds_count{stage=\"decode\"}",
+        "pantau_build_info{version=",
+    ] {
+        assert!(body.contains(name), "{name} missing from:\n{body}");
+    }
+    assert!(
+        health.starts_with("HTTP/1.1 200") && health.contains("ok"),
+        "{health}"
+    );
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    let alerts = read_lines(&dir.path().join("alerts.ndjson"));
+    assert!(
+        alerts.iter().any(|a| a["typology"] == "large_cash_payment"),
+        "custom rules fire in the demo"
+    );
+}
