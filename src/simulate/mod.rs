@@ -159,7 +159,7 @@ pub fn generate(cfg: &SimulatorConfig, reference: &Reference) -> Result<Workload
             });
         }
     }
-    events.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    events.sort_by_key(|a| (a.0, a.1));
 
     let mut out = Vec::with_capacity(events.len() * 420);
     let mut invalid = Vec::new();
