@@ -138,7 +138,10 @@ fn open_input(config: &Config, ov: &Overrides) -> Result<(Input, Option<f64>), P
     }
 }
 
-fn decode_batch(decoder: &Decoder, batch: &RawBatch) -> DecodedBatch {
+/// Decodes a batch on the rayon pool; the event-lag histogram is fed here too, off
+/// the engine's thread.
+fn decode_batch(decoder: &Decoder, batch: &RawBatch, metrics: &Metrics) -> DecodedBatch {
+    let now_ms = chrono::Utc::now().timestamp_millis();
     let items = (0..batch.len())
         .into_par_iter()
         .with_min_len(512)
@@ -151,7 +154,13 @@ fn decode_batch(decoder: &Decoder, batch: &RawBatch) -> DecodedBatch {
                 decoder.decode(bytes)
             };
             match result {
-                Ok(e) => Item::Event(e),
+                Ok(e) => {
+                    let lag_ms = now_ms.saturating_sub(e.occurred_at.timestamp_millis());
+                    metrics
+                        .event_lag_seconds
+                        .observe(lag_ms.max(0) as f64 / 1000.0);
+                    Item::Event(e)
+                }
                 Err(mut r) => {
                     if full > bytes.len() {
                         r.message = format!(
@@ -243,7 +252,7 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
                 }
                 lines += batch.len() as u64;
                 let t = Instant::now();
-                let decoded = decode_batch(&decoder, &batch);
+                let decoded = decode_batch(&decoder, &batch, &decode_metrics);
                 decode_metrics
                     .processing_seconds
                     .with_label_values(&["decode"])
@@ -268,15 +277,10 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
     for batch in rx {
         let batch = batch?;
         let t = Instant::now();
-        let now_ms = chrono::Utc::now().timestamp_millis();
         for item in batch.items {
             summary.records_read += 1;
             match item {
                 Item::Event(e) => {
-                    let lag_ms = now_ms.saturating_sub(e.occurred_at.timestamp_millis());
-                    metrics
-                        .event_lag_seconds
-                        .observe(lag_ms.max(0) as f64 / 1000.0);
                     let et = e.event_type();
                     let admission = engine.ingest(e);
                     metrics.count_event(et, admission.outcome());

@@ -25,6 +25,7 @@ use crate::reference::Reference;
 use crate::rules::custom::CustomRules;
 use crate::rules::{self, Finding, RuleCtx, Typology, fees};
 use crate::state::{Dedup, ReceiptRegistry, ReceiptUse, TxnState};
+use prometheus::IntCounter;
 
 use reorder::ReorderBuffer;
 
@@ -125,6 +126,9 @@ pub struct Engine {
     receipt_window: Duration,
     /// Watermark at the last housekeeping (expiry of state, ids and receipts).
     swept_at: Option<DateTime<Utc>>,
+    /// Resolved metric children, so the per-event path skips label hashing.
+    completed: HashMap<(CompactString, bool), IntCounter, ahash::RandomState>,
+    excess: HashMap<(CompactString, CompactString), IntCounter, ahash::RandomState>,
 }
 
 impl Engine {
@@ -152,6 +156,8 @@ impl Engine {
             open: 0,
             receipt_window,
             swept_at: None,
+            completed: HashMap::default(),
+            excess: HashMap::default(),
         }
     }
 
@@ -253,6 +259,8 @@ impl Engine {
             custom,
             out,
             open,
+            completed,
+            excess,
             ..
         } = self;
         let reference: &Reference = reference;
@@ -386,22 +394,29 @@ impl Engine {
             && closure.mark.event_id == event.event_id
         {
             let within = event.occurred_at.to_utc() <= deadline;
-            metrics
-                .transactions_completed_total
-                .with_label_values(&[
-                    state.service_code.as_str(),
-                    if within { "true" } else { "false" },
-                ])
+            completed
+                .entry((state.service_code.clone(), within))
+                .or_insert_with(|| {
+                    let label = if within { "true" } else { "false" };
+                    metrics
+                        .transactions_completed_total
+                        .with_label_values(&[state.service_code.as_str(), label])
+                })
                 .inc();
         }
         if fee_relevant && let Some((expected, _)) = fees::expected_fee(state, service) {
-            let excess = state.total_paid.saturating_sub(expected);
-            if excess > state.excess_counted {
-                metrics
-                    .excess_fee_idr_total
-                    .with_label_values(&[state.service_code.as_str(), state.office_id.as_str()])
-                    .inc_by(excess - state.excess_counted);
-                state.excess_counted = excess;
+            let excess_now = state.total_paid.saturating_sub(expected);
+            if excess_now > state.excess_counted {
+                excess
+                    .entry((state.service_code.clone(), state.office_id.clone()))
+                    .or_insert_with(|| {
+                        metrics.excess_fee_idr_total.with_label_values(&[
+                            state.service_code.as_str(),
+                            state.office_id.as_str(),
+                        ])
+                    })
+                    .inc_by(excess_now - state.excess_counted);
+                state.excess_counted = excess_now;
             }
         }
         if let Some(custom) = custom {
