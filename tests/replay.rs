@@ -204,26 +204,10 @@ fn output_is_byte_identical_across_runs_batch_sizes_and_arrival_orders() {
 #[test]
 fn stdin_input_works_like_a_file() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let alerts = dir.path().join("alerts.ndjson");
     let input =
         std::fs::File::open(repo().join("tests/fixtures/handcheck.ndjson")).expect("fixture");
-    run_ok(
-        pantau()
-            .args([
-                "run",
-                "--config",
-                "pipelines/replay.toml",
-                "--quiet",
-                "--input",
-                "-",
-                "--alerts",
-            ])
-            .arg(&alerts)
-            .arg("--rejected")
-            .arg(dir.path().join("rejected.ndjson"))
-            .stdin(input),
-    );
-    assert_eq!(read_lines(&alerts).len(), 13);
+    run_ok(replay_command(Path::new("-"), dir.path()).stdin(input));
+    assert_eq!(read_lines(&dir.path().join("alerts.ndjson")).len(), 13);
 }
 
 #[test]

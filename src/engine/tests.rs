@@ -148,6 +148,21 @@ fn has(alerts: &[Alert], typology: &str, txn: &str) -> bool {
 
 const D: &str = "DUKCAPIL-3273";
 
+/// An exact, official SKCK payment at one police office with the given receipt.
+fn skck_receipt(id: &str, at: &str, txn: &str, receipt: &str) -> String {
+    pay(
+        id,
+        at,
+        txn,
+        "SATPAS-POLDA-JABAR",
+        "SKCK",
+        30_000,
+        "qris",
+        "official",
+        Some(receipt),
+    )
+}
+
 fn spec_example() -> Vec<String> {
     vec![
         sub("e-1", "2026-03-02T09:15:00+07:00", "T-1", D, "KTP_EL"),
@@ -455,20 +470,7 @@ fn duplicate_receipt_names_the_first_transaction() {
 
 #[test]
 fn duplicate_receipt_window_is_365_days() {
-    let s = "SATPAS-POLDA-JABAR";
-    let p = |id: &str, at: &str, txn: &str| {
-        pay(
-            id,
-            at,
-            txn,
-            s,
-            "SKCK",
-            30_000,
-            "qris",
-            "official",
-            Some("KW-9"),
-        )
-    };
+    let p = |id: &str, at: &str, txn: &str| skck_receipt(id, at, txn, "KW-9");
     let alerts = run(&[
         p("1", "2025-01-10T09:00:00+07:00", "OLD"),
         p("2", "2026-01-10T09:00:00+07:00", "IN"),
@@ -990,20 +992,7 @@ fn bad_custom_rules_are_startup_errors_naming_the_rule() {
 
 #[test]
 fn the_first_user_of_a_receipt_is_never_flagged() {
-    let s = "SATPAS-POLDA-JABAR";
-    let p = |id: &str, at: &str, txn: &str| {
-        pay(
-            id,
-            at,
-            txn,
-            s,
-            "SKCK",
-            30_000,
-            "qris",
-            "official",
-            Some("KW-7"),
-        )
-    };
+    let p = |id: &str, at: &str, txn: &str| skck_receipt(id, at, txn, "KW-7");
     let alerts = run(&[
         p("a1", "2026-03-02T09:00:00+07:00", "A"),
         p("b1", "2026-03-03T09:00:00+07:00", "B"),

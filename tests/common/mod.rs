@@ -35,27 +35,29 @@ pub fn read_lines(p: &Path) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Replays `input` with pipelines/replay.toml; returns (alerts path, rejected path).
+/// `pantau run` with pipelines/replay.toml on `input` (`-` = stdin), writing
+/// alerts.ndjson and rejected.ndjson into `dir`.
+pub fn replay_command(input: &Path, dir: &Path) -> Command {
+    let mut cmd = pantau();
+    cmd.args([
+        "run",
+        "--config",
+        "pipelines/replay.toml",
+        "--quiet",
+        "--input",
+    ])
+    .arg(input)
+    .arg("--alerts")
+    .arg(dir.join("alerts.ndjson"))
+    .arg("--rejected")
+    .arg(dir.join("rejected.ndjson"));
+    cmd
+}
+
+/// Replays `input`; returns (alerts path, rejected path).
 pub fn replay(input: &Path, dir: &Path, extra: &[&str]) -> (PathBuf, PathBuf) {
-    let alerts = dir.join("alerts.ndjson");
-    let rejected = dir.join("rejected.ndjson");
-    run_ok(
-        pantau()
-            .args([
-                "run",
-                "--config",
-                "pipelines/replay.toml",
-                "--quiet",
-                "--input",
-            ])
-            .arg(input)
-            .arg("--alerts")
-            .arg(&alerts)
-            .arg("--rejected")
-            .arg(&rejected)
-            .args(extra),
-    );
-    (alerts, rejected)
+    run_ok(replay_command(input, dir).args(extra));
+    (dir.join("alerts.ndjson"), dir.join("rejected.ndjson"))
 }
 
 pub fn simulate(seed: u64, transactions: usize, dir: &Path) {
