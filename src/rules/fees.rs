@@ -159,11 +159,11 @@ pub fn unofficial_channel(ctx: &RuleCtx<'_>, state: &TxnState) -> Option<Finding
         expected: figures! {"payee": "official", "non_cash_required": non_cash},
         evidence: vec![ctx.event.event_id.clone()],
         summary_id: format!(
-            "Pembayaran {amount} {why_id} untuk layanan {} (transaksi {}, kantor {}).",
+            "Sebesar {amount} {why_id} untuk layanan {} (transaksi {}, kantor {}).",
             state.service_code, ctx.txn_id, state.office_id
         ),
         summary_en: format!(
-            "A payment of {amount} {why_en}, for {} (transaction {}, office {}).",
+            "{amount} {why_en}, for {} (transaction {}, office {}).",
             state.service_code, ctx.txn_id, state.office_id
         ),
     })
