@@ -17,7 +17,7 @@ pub struct Template {
 }
 
 impl Template {
-    /// Parses a template; `known` checks that each placeholder names a column.
+    /// Parses a template; `known` checks that each `{field}` names a column.
     pub fn parse(text: &str, known: impl Fn(&str) -> bool) -> Result<Template, String> {
         let mut pieces = Vec::new();
         let mut literal = String::new();
@@ -39,7 +39,9 @@ impl Template {
                             Some('}') => break,
                             Some(ch) => spec.push(ch),
                             None => {
-                                return Err(format!("unclosed placeholder {{{spec} in {text:?}"));
+                                return Err(format!(
+                                    "unclosed template field {{{spec} in {text:?}"
+                                ));
                             }
                         }
                     }
@@ -48,14 +50,14 @@ impl Template {
                         None => (spec.trim(), None),
                     };
                     if !known(name) {
-                        return Err(format!("placeholder {{{spec}}} names no facts column"));
+                        return Err(format!("template field {{{spec}}} names no facts column"));
                     }
                     let rupiah = match format {
                         None => false,
                         Some("rp") => true,
                         Some(f) => {
                             return Err(format!(
-                                "placeholder {{{spec}}}: unknown format {f:?} (only `rp`)"
+                                "template field {{{spec}}}: unknown format {f:?} (only `rp`)"
                             ));
                         }
                     };
