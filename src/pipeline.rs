@@ -18,7 +18,7 @@ use crate::engine::{Admission, Engine, EngineSettings};
 use crate::metrics::{Metrics, server};
 use crate::rules::custom::{CustomRules, RuleError};
 use crate::sinks::{AlertSink, RejectedRecord, RejectedSink, SinkError};
-use crate::source::{LineReader, Position, RawBatch};
+use crate::source::{LineReader, RawBatch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -367,9 +367,4 @@ fn record_alerts(summary: &mut Summary, alerts: &[crate::alerts::Alert]) {
             .entry(a.typology.clone())
             .or_default() += 1;
     }
-}
-
-/// Where a record came from, for callers that print rejections (validate).
-pub fn describe(position: &Position, rejection: &Rejection) -> String {
-    format!("{position}: {} ({})", rejection.message, rejection.reason)
 }

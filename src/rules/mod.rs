@@ -13,7 +13,7 @@ use chrono::{DateTime, FixedOffset};
 use compact_str::CompactString;
 use serde_json::{Map, Value};
 
-use crate::alerts::{Scope, Severity};
+use crate::alerts::Severity;
 use crate::config::Parameters;
 use crate::decode::Event;
 use crate::reference::{OfficeContext, Reference, Service};
@@ -74,10 +74,6 @@ impl Typology {
             }
             Typology::OffHoursProcessing => Severity::Low,
         }
-    }
-
-    pub fn scope(self) -> Scope {
-        Scope::Transaction
     }
 
     /// This typology's bit in a transaction's fired set.
