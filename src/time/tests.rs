@@ -5,22 +5,28 @@ use proptest::prelude::*;
 
 use super::*;
 
-fn holidays_2026() -> Calendar {
+/// The shipped holiday file through the production policy switch for cuti bersama.
+fn calendar(cuti_bersama_working: bool) -> Calendar {
     let csv = include_str!("../../pipelines/reference/holidays-id.csv");
     let hs = crate::reference::holidays::parse(csv, std::path::Path::new("holidays-id.csv"))
         .expect("valid");
-    Calendar::new(hs.into_iter().map(|h| h.date))
+    crate::reference::Reference::new(
+        Default::default(),
+        Default::default(),
+        &hs,
+        cuti_bersama_working,
+        OfficeHours::default(),
+        chrono_tz::Asia::Jakarta,
+    )
+    .calendar
+}
+
+fn holidays_2026() -> Calendar {
+    calendar(false)
 }
 
 fn national_only() -> Calendar {
-    let csv = include_str!("../../pipelines/reference/holidays-id.csv");
-    let hs = crate::reference::holidays::parse(csv, std::path::Path::new("holidays-id.csv"))
-        .expect("valid");
-    Calendar::new(
-        hs.into_iter()
-            .filter(|h| h.kind == crate::reference::holidays::HolidayKind::National)
-            .map(|h| h.date),
-    )
+    calendar(true)
 }
 
 fn t(s: &str) -> DateTime<Utc> {
