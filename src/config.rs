@@ -130,6 +130,38 @@ pub struct Parameters {
     pub duplicate_receipt_window: Duration,
     #[serde(with = "humantime_serde", default = "default_reject_window")]
     pub reject_then_pay_window: Duration,
+    /// `speed_money`: completion faster than this share of the baseline median.
+    #[serde(default = "default_speed_ratio")]
+    pub speed_ratio: f64,
+    /// `speed_money`: the trailing window of issued completions in the baseline.
+    #[serde(with = "humantime_serde", default = "default_baseline_window")]
+    pub baseline_window: Duration,
+    /// `speed_money`: fewest completions a baseline must hold to be used.
+    #[serde(default = "default_min_baseline")]
+    pub min_baseline: u32,
+    /// `broker_activity`: distinct applicants of one agent within the window.
+    #[serde(default = "default_broker_min")]
+    pub broker_min_applicants: u32,
+    #[serde(with = "humantime_serde", default = "default_broker_window")]
+    pub broker_window: Duration,
+    /// `broker_activity`: no second alert for the same agent within this period.
+    #[serde(with = "humantime_serde", default = "default_broker_suppress")]
+    pub broker_suppress: Duration,
+    /// `officer_outlier`: fewest `issued` completions for an officer to be judged.
+    #[serde(default = "default_officer_min_issued")]
+    pub officer_min_issued: u32,
+    /// `officer_outlier`: fewest eligible officers in a peer group.
+    #[serde(default = "default_officer_min_peers")]
+    pub officer_min_peers: u32,
+    #[serde(default = "default_officer_z")]
+    pub officer_z_threshold: f64,
+    #[serde(default = "default_officer_min_rate")]
+    pub officer_min_rate: f64,
+    #[serde(default = "default_officer_min_irregular")]
+    pub officer_min_irregular: u32,
+    /// When the peers' MAD is 0, use 1.253314 x the mean absolute deviation.
+    #[serde(default = "default_true")]
+    pub officer_mad_fallback: bool,
     /// Per-service overrides, keyed by service code.
     #[serde(default)]
     pub services: BTreeMap<String, ServiceParameters>,
@@ -139,6 +171,8 @@ pub struct Parameters {
 #[serde(deny_unknown_fields)]
 pub struct ServiceParameters {
     pub fee_tolerance_idr: Option<u64>,
+    pub speed_ratio: Option<f64>,
+    pub min_baseline: Option<u32>,
 }
 
 fn default_fee_tolerance() -> u64 {
@@ -150,6 +184,42 @@ fn default_receipt_window() -> Duration {
 fn default_reject_window() -> Duration {
     Duration::from_secs(30 * 86_400)
 }
+fn default_speed_ratio() -> f64 {
+    0.5
+}
+fn default_baseline_window() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+fn default_min_baseline() -> u32 {
+    30
+}
+fn default_broker_min() -> u32 {
+    5
+}
+fn default_broker_window() -> Duration {
+    Duration::from_secs(7 * 86_400)
+}
+fn default_broker_suppress() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+fn default_officer_min_issued() -> u32 {
+    20
+}
+fn default_officer_min_peers() -> u32 {
+    5
+}
+fn default_officer_z() -> f64 {
+    3.5
+}
+fn default_officer_min_rate() -> f64 {
+    0.1
+}
+fn default_officer_min_irregular() -> u32 {
+    3
+}
+fn default_true() -> bool {
+    true
+}
 
 impl Default for Parameters {
     fn default() -> Self {
@@ -157,6 +227,18 @@ impl Default for Parameters {
             fee_tolerance_idr: default_fee_tolerance(),
             duplicate_receipt_window: default_receipt_window(),
             reject_then_pay_window: default_reject_window(),
+            speed_ratio: default_speed_ratio(),
+            baseline_window: default_baseline_window(),
+            min_baseline: default_min_baseline(),
+            broker_min_applicants: default_broker_min(),
+            broker_window: default_broker_window(),
+            broker_suppress: default_broker_suppress(),
+            officer_min_issued: default_officer_min_issued(),
+            officer_min_peers: default_officer_min_peers(),
+            officer_z_threshold: default_officer_z(),
+            officer_min_rate: default_officer_min_rate(),
+            officer_min_irregular: default_officer_min_irregular(),
+            officer_mad_fallback: true,
             services: BTreeMap::new(),
         }
     }
@@ -168,6 +250,58 @@ impl Parameters {
             .get(service_code)
             .and_then(|s| s.fee_tolerance_idr)
             .unwrap_or(self.fee_tolerance_idr)
+    }
+
+    /// Rejects values no rule can work with, naming the parameter.
+    fn check(&self) -> Result<(), String> {
+        let mut ratios = vec![("parameters.speed_ratio".to_owned(), self.speed_ratio)];
+        for (code, s) in &self.services {
+            if let Some(r) = s.speed_ratio {
+                ratios.push((format!("parameters.services.{code}.speed_ratio"), r));
+            }
+        }
+        for (name, r) in ratios {
+            if !(r.is_finite() && r > 0.0) {
+                return Err(format!("{name} must be a number above 0, got {r}"));
+            }
+        }
+        let positive = [
+            (
+                "parameters.broker_min_applicants",
+                self.broker_min_applicants,
+            ),
+            ("parameters.officer_min_issued", self.officer_min_issued),
+            ("parameters.officer_min_peers", self.officer_min_peers),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        if self.broker_window.is_zero() || self.baseline_window.is_zero() {
+            return Err(
+                "parameters.broker_window and parameters.baseline_window must be longer than 0"
+                    .into(),
+            );
+        }
+        if !(self.officer_z_threshold.is_finite() && self.officer_min_rate.is_finite()) {
+            return Err("parameters.officer_z_threshold and parameters.officer_min_rate must be finite numbers".into());
+        }
+        Ok(())
+    }
+
+    pub fn speed_ratio(&self, service_code: &str) -> f64 {
+        self.services
+            .get(service_code)
+            .and_then(|s| s.speed_ratio)
+            .unwrap_or(self.speed_ratio)
+    }
+
+    pub fn min_baseline(&self, service_code: &str) -> u32 {
+        self.services
+            .get(service_code)
+            .and_then(|s| s.min_baseline)
+            .unwrap_or(self.min_baseline)
     }
 }
 
@@ -240,6 +374,7 @@ impl Config {
                 "pipeline.max_event_bytes must be at least 1".into(),
             ));
         }
+        config.parameters.check().map_err(invalid)?;
         for name in config.typologies.keys() {
             if Typology::from_name(name).is_none() {
                 return Err(invalid(format!(

@@ -79,12 +79,7 @@ fn keys(alerts: &Path) -> (BTreeSet<(String, String)>, usize) {
     assert_eq!(ids.len(), lines.len(), "no alert id repeats");
     let keys = lines
         .iter()
-        .map(|a| {
-            (
-                a["typology"].as_str().expect("t").to_owned(),
-                a["transaction_id"].as_str().expect("txn").to_owned(),
-            )
-        })
+        .map(|a| (a["typology"].as_str().expect("t").to_owned(), alert_key(a)))
         .collect();
     (keys, lines.len())
 }
@@ -92,7 +87,10 @@ fn keys(alerts: &Path) -> (BTreeSet<(String, String)>, usize) {
 #[test]
 fn simulate_then_run_recovers_every_injected_alert_and_rejection() {
     let dir = tempfile::tempdir().expect("tempdir");
-    simulate(11, 4000, dir.path());
+    // Three weeks of a busy region: enough completions per office, service and
+    // week for the officer windows, and a month-long baseline is not needed for
+    // every service to be judged.
+    simulate_days(11, 12_000, 21, dir.path());
     let (alerts, rejected) = replay(&dir.path().join("events.ndjson"), dir.path(), &[]);
     let (got, _) = keys(&alerts);
     let expected: BTreeSet<(String, String)> =
@@ -114,7 +112,7 @@ fn simulate_then_run_recovers_every_injected_alert_and_rejection() {
     let typologies: BTreeSet<&str> = expected.iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(
         typologies.len(),
-        9,
+        12,
         "every typology is injected: {typologies:?}"
     );
 

@@ -6,6 +6,7 @@
 mod expiry;
 mod reorder;
 mod timers;
+mod windowed;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,7 +25,9 @@ use crate::metrics::{Metrics, Outcome};
 use crate::reference::Reference;
 use crate::rules::custom::CustomRules;
 use crate::rules::{self, Finding, RuleCtx, Typology, fees};
-use crate::state::{Dedup, ReceiptRegistry, ReceiptUse, TxnState};
+use crate::state::{
+    Agents, Baselines, Dedup, OfficerWindows, ReceiptRegistry, ReceiptUse, TxnState,
+};
 use prometheus::IntCounter;
 
 use reorder::ReorderBuffer;
@@ -115,9 +118,14 @@ pub struct Engine {
     buffer: ReorderBuffer,
     timers: Timers,
     expiry: ExpiryWheel,
-    txns: HashMap<CompactString, TxnState, ahash::RandomState>,
+    /// Boxed: a state is several hundred bytes, and growing the map would
+    /// otherwise move every one of them.
+    txns: HashMap<CompactString, Box<TxnState>, ahash::RandomState>,
     dedup: Dedup,
     receipts: ReceiptRegistry,
+    baselines: Baselines,
+    agents: Agents,
+    officers: OfficerWindows,
     custom: Option<CustomRules>,
     out: Vec<Sequenced>,
     /// Counts processed events and fired timers: the output order.
@@ -129,6 +137,9 @@ pub struct Engine {
     /// Resolved metric children, so the per-event path skips label hashing.
     completed: HashMap<(CompactString, bool), IntCounter, ahash::RandomState>,
     excess: HashMap<(CompactString, CompactString), IntCounter, ahash::RandomState>,
+    baseline_gauges: HashMap<(CompactString, CompactString), prometheus::Gauge, ahash::RandomState>,
+    /// Watermark at the last expiry of window state (hourly).
+    windows_swept_at: Option<DateTime<Utc>>,
 }
 
 impl Engine {
@@ -150,6 +161,9 @@ impl Engine {
             txns: HashMap::default(),
             dedup: Dedup::default(),
             receipts: ReceiptRegistry::default(),
+            baselines: Baselines::default(),
+            agents: Agents::default(),
+            officers: OfficerWindows::default(),
             custom,
             out: Vec::new(),
             seq: 0,
@@ -158,6 +172,8 @@ impl Engine {
             swept_at: None,
             completed: HashMap::default(),
             excess: HashMap::default(),
+            baseline_gauges: HashMap::default(),
+            windows_swept_at: None,
         }
     }
 
@@ -216,7 +232,10 @@ impl Engine {
                 (Some(_), None) => self.process_next(),
                 (_, Some(_)) => {
                     let timer = self.timers.pop().expect("peeked");
-                    self.fire_deadline(timer);
+                    match timer.kind {
+                        TimerKind::Deadline(id) => self.fire_deadline(id, timer.due),
+                        TimerKind::OfficerWindow(key) => self.fire_officer_window(key),
+                    }
                 }
                 (None, None) => break,
             }
@@ -233,6 +252,13 @@ impl Engine {
             }
             self.dedup.expire_before(w - self.settings.retention);
             self.receipts.expire_before(w - self.receipt_window);
+        }
+        if self
+            .windows_swept_at
+            .is_none_or(|s| w - s >= Duration::hours(1) || ended)
+        {
+            self.windows_swept_at = Some(w);
+            self.expire_windows(w);
         }
     }
 
@@ -256,6 +282,9 @@ impl Engine {
             expiry,
             txns,
             receipts,
+            baselines,
+            officers,
+            baseline_gauges,
             custom,
             out,
             open,
@@ -269,7 +298,7 @@ impl Engine {
                 event.occurred_at.to_utc() + settings.retention,
                 event.transaction_id.clone(),
             );
-            TxnState::new(&event)
+            Box::new(TxnState::new(&event))
         });
         let was_open = state.submitted.is_some() && state.is_open();
         state.apply(&event);
@@ -291,7 +320,7 @@ impl Engine {
             if state.deadline != Some(deadline) {
                 state.deadline = Some(deadline);
                 if state.is_open() && settings.active(Typology::OverdueOpen) {
-                    timers.schedule(deadline, TimerKind::Deadline, event.transaction_id.clone());
+                    timers.schedule(deadline, TimerKind::Deadline(event.transaction_id.clone()));
                 }
             }
         }
@@ -372,6 +401,32 @@ impl Engine {
                 ));
             }
         }
+        let irregular_bits = findings
+            .iter()
+            .filter(|f| f.typology.marks_irregular())
+            .fold(state.fired & Typology::IRREGULAR, |b, f| {
+                b | f.typology.bit()
+            });
+        let completes_now = windowed::completes(&event, state);
+        if state.issued() && (completes_now || irregular_bits != state.fired & Typology::IRREGULAR)
+        {
+            windowed::on_transaction(
+                windowed::WindowParts {
+                    settings,
+                    metrics,
+                    baselines,
+                    officers,
+                    timers,
+                    baseline_gauges,
+                },
+                state,
+                &event,
+                office,
+                completes_now,
+                irregular_bits,
+                &mut findings,
+            );
+        }
         findings.sort_by_key(|f| f.typology);
         for f in findings {
             state.fired |= f.typology.bit();
@@ -425,14 +480,15 @@ impl Engine {
         let now_open = state.submitted.is_some() && state.is_open();
         *open += i64::from(now_open) - i64::from(was_open);
         metrics.open_transactions.set(*open);
+        self.windowed_agent(&event, seq);
     }
 
-    fn fire_deadline(&mut self, timer: Timer) {
+    fn fire_deadline(&mut self, transaction_id: CompactString, due: DateTime<Utc>) {
         let t = Typology::OverdueOpen;
-        let Some(state) = self.txns.get(&timer.transaction_id) else {
+        let Some(state) = self.txns.get(&transaction_id) else {
             return;
         };
-        if !state.is_open() || state.has_fired(t.bit()) || state.deadline != Some(timer.due) {
+        if !state.is_open() || state.has_fired(t.bit()) || state.deadline != Some(due) {
             return;
         }
         let Some(service) = self.reference.services.get(&state.service_code) else {
@@ -445,19 +501,18 @@ impl Engine {
             .reference
             .office(&state.office_id, *submitted.mark.at.offset())
             .zone;
-        let Some(finding) =
-            rules::sla::overdue_open(&timer.transaction_id, state, timer.due, zone, service)
+        let Some(finding) = rules::sla::overdue_open(&transaction_id, state, due, zone, service)
         else {
             return;
         };
         let seq = self.next_seq();
-        let state = self.txns.get_mut(&timer.transaction_id).expect("present");
+        let state = self.txns.get_mut(&transaction_id).expect("present");
         state.fired |= t.bit();
         let officer = state.last_officer.clone();
         let alert = build_alert(
             &self.settings,
             &self.metrics,
-            &timer.transaction_id,
+            &transaction_id,
             state,
             officer.as_ref(),
             finding,
@@ -576,3 +631,5 @@ fn build_alert(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod windowed_tests;

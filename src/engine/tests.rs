@@ -17,17 +17,17 @@ fn config() -> Config {
     .expect("config")
 }
 
-fn engine_with(settings: EngineSettings, custom: Option<CustomRules>) -> Engine {
+pub(super) fn engine_with(settings: EngineSettings, custom: Option<CustomRules>) -> Engine {
     let reference = Arc::new(config().load_reference().expect("reference"));
     Engine::new(settings, reference, Arc::new(Metrics::new()), custom)
 }
 
-fn engine() -> Engine {
+pub(super) fn engine() -> Engine {
     engine_with(EngineSettings::defaults("test"), None)
 }
 
 /// Builds an event line: common fields plus the given extra ones.
-fn ev(
+pub(super) fn ev(
     id: &str,
     ty: &str,
     at: &str,
@@ -46,7 +46,7 @@ fn ev(
     v.to_string()
 }
 
-fn sub(id: &str, at: &str, txn: &str, office: &str, service: &str) -> String {
+pub(super) fn sub(id: &str, at: &str, txn: &str, office: &str, service: &str) -> String {
     ev(
         id,
         "submitted",
@@ -60,7 +60,7 @@ fn sub(id: &str, at: &str, txn: &str, office: &str, service: &str) -> String {
 
 // One argument per payment field keeps the test tables readable.
 #[allow(clippy::too_many_arguments)]
-fn pay(
+pub(super) fn pay(
     id: &str,
     at: &str,
     txn: &str,
@@ -94,7 +94,14 @@ fn status(id: &str, at: &str, txn: &str, office: &str, service: &str, s: &str) -
     )
 }
 
-fn done(id: &str, at: &str, txn: &str, office: &str, service: &str, outcome: &str) -> String {
+pub(super) fn done(
+    id: &str,
+    at: &str,
+    txn: &str,
+    office: &str,
+    service: &str,
+    outcome: &str,
+) -> String {
     ev(
         id,
         "completed",
@@ -106,7 +113,7 @@ fn done(id: &str, at: &str, txn: &str, office: &str, service: &str, outcome: &st
     )
 }
 
-fn feed(e: &mut Engine, lines: &[String]) -> Vec<Admission> {
+pub(super) fn feed(e: &mut Engine, lines: &[String]) -> Vec<Admission> {
     lines
         .iter()
         .map(|l| {
@@ -119,7 +126,7 @@ fn feed(e: &mut Engine, lines: &[String]) -> Vec<Admission> {
         .collect()
 }
 
-fn run(lines: &[String]) -> Vec<Alert> {
+pub(super) fn run(lines: &[String]) -> Vec<Alert> {
     let mut e = engine();
     feed(&mut e, lines);
     e.end_of_input();
@@ -140,7 +147,7 @@ fn kinds(alerts: &[Alert]) -> Vec<(String, String)> {
     v
 }
 
-fn has(alerts: &[Alert], typology: &str, txn: &str) -> bool {
+pub(super) fn has(alerts: &[Alert], typology: &str, txn: &str) -> bool {
     alerts
         .iter()
         .any(|a| a.typology == typology && a.transaction_id.as_deref() == Some(txn))
@@ -281,6 +288,7 @@ fn per_service_tolerance_overrides_the_pipeline_default() {
         "SIM_A_BARU".into(),
         crate::config::ServiceParameters {
             fee_tolerance_idr: Some(0),
+            ..Default::default()
         },
     );
     let mut e = engine_with(settings, None);

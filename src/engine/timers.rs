@@ -7,17 +7,22 @@ use chrono::{DateTime, Utc};
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+use crate::state::officers::GroupKey;
+
+/// What a timer stands for. The derived order breaks ties between timers due at
+/// the same instant, so firing order never depends on scheduling order.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum TimerKind {
     /// A transaction's deadline (`overdue_open`).
-    Deadline,
+    Deadline(CompactString),
+    /// The end of a weekly officer window (`officer_outlier`).
+    OfficerWindow(GroupKey),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Timer {
     pub due: DateTime<Utc>,
     pub kind: TimerKind,
-    pub transaction_id: CompactString,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -26,12 +31,8 @@ pub struct Timers {
 }
 
 impl Timers {
-    pub fn schedule(&mut self, due: DateTime<Utc>, kind: TimerKind, transaction_id: CompactString) {
-        self.heap.push(Reverse(Timer {
-            due,
-            kind,
-            transaction_id,
-        }));
+    pub fn schedule(&mut self, due: DateTime<Utc>, kind: TimerKind) {
+        self.heap.push(Reverse(Timer { due, kind }));
     }
 
     pub fn peek_due(&self) -> Option<DateTime<Utc>> {

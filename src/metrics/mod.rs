@@ -57,6 +57,9 @@ pub struct Metrics {
     pub build_info: IntGaugeVec,
     /// Extension (docs/metrics.md): events accepted with reference-data problems.
     pub data_quality_total: IntCounterVec,
+    /// Extension (docs/metrics.md): the `speed_money` baseline median per office
+    /// and service; bounded like `pantau_excess_fee_idr_total`.
+    pub baseline_median_seconds: prometheus::GaugeVec,
     pub unknown_service: IntCounter,
     pub unknown_office: IntCounter,
 }
@@ -196,6 +199,16 @@ impl Metrics {
             "Accepted events with a reference-data problem (unknown service or office).",
             &["problem"],
         );
+        let baseline_median_seconds = prometheus::GaugeVec::new(
+            Opts::new(
+                "pantau_baseline_median_duration_seconds",
+                "Median submitted-to-issued duration over the trailing baseline window.",
+            ),
+            &["office_id", "service_code"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(baseline_median_seconds.clone()))
+            .expect("unique metric");
         let unknown_service = data_quality_total.with_label_values(&["unknown_service"]);
         let unknown_office = data_quality_total.with_label_values(&["unknown_office"]);
         Metrics {
@@ -215,6 +228,7 @@ impl Metrics {
             kafka_consumer_lag,
             build_info,
             data_quality_total,
+            baseline_median_seconds,
             unknown_service,
             unknown_office,
         }

@@ -2,18 +2,21 @@
 //! rules of the pipeline configuration. A rule reads state and reports a
 //! [`Finding`]; the engine decides whether it becomes an alert (once per key).
 
+pub mod broker_activity;
 pub mod custom;
 pub mod fees;
 pub mod off_hours;
+pub mod officer_outlier;
 pub mod receipts;
 pub mod reject_then_pay;
 pub mod sla;
+pub mod speed_money;
 
 use chrono::{DateTime, FixedOffset};
 use compact_str::CompactString;
 use serde_json::{Map, Value};
 
-use crate::alerts::Severity;
+use crate::alerts::{Scope, Severity};
 use crate::config::Parameters;
 use crate::decode::Event;
 use crate::reference::{OfficeContext, Reference, Service};
@@ -29,10 +32,13 @@ pub enum Typology {
     OverdueOpen,
     RejectThenPay,
     OffHoursProcessing,
+    SpeedMoney,
+    BrokerActivity,
+    OfficerOutlier,
 }
 
 impl Typology {
-    pub const ALL: [Typology; 9] = [
+    pub const ALL: [Typology; 12] = [
         Typology::FeeOnFreeService,
         Typology::FeeAboveTariff,
         Typology::UnreceiptedPayment,
@@ -42,6 +48,9 @@ impl Typology {
         Typology::OverdueOpen,
         Typology::RejectThenPay,
         Typology::OffHoursProcessing,
+        Typology::SpeedMoney,
+        Typology::BrokerActivity,
+        Typology::OfficerOutlier,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +64,9 @@ impl Typology {
             Typology::OverdueOpen => "overdue_open",
             Typology::RejectThenPay => "reject_then_pay",
             Typology::OffHoursProcessing => "off_hours_processing",
+            Typology::SpeedMoney => "speed_money",
+            Typology::BrokerActivity => "broker_activity",
+            Typology::OfficerOutlier => "officer_outlier",
         }
     }
 
@@ -68,10 +80,13 @@ impl Typology {
             Typology::FeeAboveTariff
             | Typology::UnofficialChannel
             | Typology::DuplicateReceipt
-            | Typology::RejectThenPay => Severity::High,
-            Typology::UnreceiptedPayment | Typology::SlaBreach | Typology::OverdueOpen => {
-                Severity::Medium
-            }
+            | Typology::RejectThenPay
+            | Typology::SpeedMoney
+            | Typology::OfficerOutlier => Severity::High,
+            Typology::UnreceiptedPayment
+            | Typology::SlaBreach
+            | Typology::OverdueOpen
+            | Typology::BrokerActivity => Severity::Medium,
             Typology::OffHoursProcessing => Severity::Low,
         }
     }
@@ -87,6 +102,19 @@ impl Typology {
             self,
             Typology::FeeOnFreeService | Typology::FeeAboveTariff | Typology::UnofficialChannel
         )
+    }
+
+    /// The fired bits that make a transaction irregular.
+    pub const IRREGULAR: u32 = (1 << Typology::FeeOnFreeService as u32)
+        | (1 << Typology::FeeAboveTariff as u32)
+        | (1 << Typology::UnofficialChannel as u32);
+
+    pub fn scope(self) -> Scope {
+        match self {
+            Typology::BrokerActivity => Scope::Agent,
+            Typology::OfficerOutlier => Scope::Officer,
+            _ => Scope::Transaction,
+        }
     }
 }
 
@@ -104,6 +132,21 @@ pub struct Finding {
     pub evidence: Vec<CompactString>,
     pub summary_id: String,
     pub summary_en: String,
+}
+
+/// A finding about an entity (an agent, an officer in a window) rather than one
+/// transaction: it brings its own scope key and context.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntityFinding {
+    pub finding: Finding,
+    /// What follows `typology|` in the alert id.
+    pub scope_key: String,
+    pub transaction_id: Option<CompactString>,
+    pub office_id: Option<CompactString>,
+    pub service_code: Option<CompactString>,
+    pub officer_id: Option<CompactString>,
+    pub agent_ref: Option<CompactString>,
+    pub window: (DateTime<FixedOffset>, DateTime<FixedOffset>),
 }
 
 /// What a transaction rule may look at when an event has been folded into state.

@@ -35,6 +35,7 @@ pub(crate) enum Kind {
     Submitted {
         channel: &'static str,
         applicant: String,
+        agent: Option<String>,
         assessed_fee: Option<u64>,
     },
     Payment {
@@ -57,12 +58,12 @@ pub(crate) struct Ev {
 
 pub(crate) struct SimTxn {
     pub id: String,
-    office: &'static OfficeDef,
-    service: Service,
-    use_z: bool,
+    pub office: &'static OfficeDef,
+    pub service: Service,
+    pub use_z: bool,
     pub events: Vec<Ev>,
     deadline: DateTime<Utc>,
-    expected_fee: Option<u64>,
+    pub expected_fee: Option<u64>,
     fault: Option<Fault>,
     /// Labels that need the whole workload (duplicate receipts).
     pub extra_labels: Vec<&'static str>,
@@ -113,7 +114,13 @@ impl<'a> Generator<'a> {
     pub fn transaction(&mut self, rng: &mut impl Rng, n: usize) -> SimTxn {
         let reference = self.reference;
         let office = self.pick_office(rng);
-        let code = *office.services.choose(rng).expect("office has services");
+        // The first service of an office takes half its traffic: a busy counter
+        // gives the weekly officer windows enough completions to judge.
+        let code = if rng.random_bool(0.5) {
+            office.services[0]
+        } else {
+            *office.services.choose(rng).expect("office has services")
+        };
         let service = reference
             .services
             .get(code)
@@ -147,6 +154,16 @@ impl<'a> Generator<'a> {
             .map(|k| format!("ofc-{}-{k:02}", office.id.to_lowercase()))
             .collect();
         let officer = |rng: &mut dyn rand::RngCore| officers.choose(rng).cloned();
+        // The officer who verifies and completes the case. Officer 01 of every office
+        // is busy and clean (a benign look-alike); officer 00 of some offices takes
+        // irregular payments far more often than the peers.
+        let handler_k = match rng.random_range(0..office.officers + 2) {
+            k if k >= office.officers => 1.min(office.officers - 1),
+            k => k,
+        };
+        let handler = officers.get(handler_k as usize).cloned();
+        let corrupt = handler_k == 0 && office.corrupt_officer;
+        let busy_clean = handler_k == 1;
 
         let mut day =
             self.cfg.start + Duration::days(rng.random_range(0..i64::from(self.cfg.days)));
@@ -201,7 +218,22 @@ impl<'a> Generator<'a> {
         });
         let expected = expected_fee.unwrap_or(0);
 
-        let fault = if rng.random_bool(self.cfg.fault_rate.clamp(0.0, 1.0)) {
+        let irregular_options: Vec<Fault> = if expected == 0 && !service.automated {
+            vec![Fault::FreeFeeCash, Fault::FreeFeeOfficial]
+        } else if expected > 0 {
+            let mut o = vec![Fault::AboveTariff, Fault::AboveTariffSplit];
+            if service.non_cash_required {
+                o.push(Fault::CashForNonCash);
+            }
+            o
+        } else {
+            Vec::new()
+        };
+        let fault = if corrupt && !irregular_options.is_empty() && rng.random_bool(0.5) {
+            irregular_options.choose(rng).copied()
+        } else if busy_clean && rng.random_bool(0.8) {
+            None
+        } else if rng.random_bool(self.cfg.fault_rate.clamp(0.0, 1.0)) {
             let mut options: Vec<Fault> = Vec::new();
             if !service.automated {
                 options.extend([
@@ -278,6 +310,7 @@ impl<'a> Generator<'a> {
             kind: Kind::Submitted {
                 channel,
                 applicant: format!("a-{:014x}", rng.random::<u64>() >> 8),
+                agent: None,
                 assessed_fee,
             },
         }];
@@ -301,7 +334,15 @@ impl<'a> Generator<'a> {
             );
         }
 
+        // Irregular payments that buy speed, and the legitimate look-alike: the
+        // passport fast-track billed through `assessed_fee`.
+        let fast_track = assessed_fee == Some(1_950_000);
+        let buys_speed = fault.is_some_and(|f| irregular_options.contains(&f))
+            && rng.random_bool(if corrupt { 0.6 } else { 0.3 });
         let mut tc = match fault {
+            _ if fast_track || buys_speed => {
+                completion(rng, day, day).or_else(|| completion(rng, day, last_day))
+            }
             Some(Fault::SlaLate) => {
                 let late_day = calendar.nth_working_day_after(
                     last_day,
@@ -470,7 +511,6 @@ impl<'a> Generator<'a> {
                 fault,
             );
         }
-        let handler = officer(rng);
         events.push(Ev {
             at: t0 + span / 2,
             officer: handler.clone(),
@@ -676,12 +716,13 @@ impl SimTxn {
                     Kind::Submitted {
                         channel,
                         applicant,
+                        agent,
                         assessed_fee,
                     } => {
                         set("event_type", json!("submitted"));
                         set("channel", json!(channel));
                         set("applicant_ref", json!(applicant));
-                        set("agent_ref", json!(null));
+                        set("agent_ref", json!(agent));
                         if let Some(f) = assessed_fee {
                             set("assessed_fee", json!(f));
                         }
@@ -792,6 +833,73 @@ impl SimTxn {
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    /// When the transaction first became irregular (typologies.md): the payment
+    /// that made it pay on a free service, above the tariff plus tolerance, to an
+    /// unofficial payee, or in cash where non-cash is required.
+    pub fn irregular_since(&self) -> Option<DateTime<FixedOffset>> {
+        const TOLERANCE: u64 = 5_000;
+        let mut total = 0u64;
+        for e in &self.events {
+            if let Kind::Payment {
+                amount,
+                method,
+                payee,
+                ..
+            } = &e.kind
+            {
+                total += amount;
+                let fee = match self.expected_fee {
+                    Some(0) => *amount > 0,
+                    Some(f) => total > f + TOLERANCE,
+                    None => false,
+                };
+                let channel =
+                    *payee == "other" || (*method == "cash" && self.service.non_cash_required);
+                if fee || channel {
+                    return Some(e.at);
+                }
+            }
+        }
+        None
+    }
+
+    pub fn submitted_at(&self) -> Option<DateTime<FixedOffset>> {
+        self.events
+            .iter()
+            .find(|e| matches!(e.kind, Kind::Submitted { .. }))
+            .map(|e| e.at)
+    }
+
+    /// The first closing event, when it is an `issued` completion: its time and officer.
+    pub fn issued(&self) -> Option<(DateTime<FixedOffset>, Option<&str>)> {
+        let close = self
+            .events
+            .iter()
+            .find(|e| matches!(e.kind, Kind::Completed(_) | Kind::Cancelled))?;
+        matches!(close.kind, Kind::Completed("issued"))
+            .then_some((close.at, close.officer.as_deref()))
+    }
+
+    /// The applicant and agent of the submission.
+    pub fn submission(&self) -> Option<(&str, Option<&str>)> {
+        self.events.iter().find_map(|e| match &e.kind {
+            Kind::Submitted {
+                applicant, agent, ..
+            } => Some((applicant.as_str(), agent.as_deref())),
+            _ => None,
+        })
+    }
+
+    /// The applicant and agent fields of the submission.
+    pub fn applicant_mut(&mut self) -> Option<(&mut String, &mut Option<String>)> {
+        self.events.iter_mut().find_map(|e| match &mut e.kind {
+            Kind::Submitted {
+                applicant, agent, ..
+            } => Some((applicant, agent)),
+            _ => None,
+        })
     }
 
     fn check_rtp(

@@ -4,6 +4,7 @@
 
 mod lifecycle;
 mod offices;
+mod windowed;
 
 use std::collections::BTreeSet;
 
@@ -136,6 +137,7 @@ pub fn generate(cfg: &SimulatorConfig, reference: &Reference) -> Result<Workload
         txns.push(generator.transaction(&mut rng, n));
     }
     generator.assign_duplicate_receipts(&mut rng, &mut txns);
+    windowed::assign_agents(&mut rng, &mut txns);
 
     let mut events: Vec<(DateTime<Utc>, u64, String)> = Vec::new();
     let mut expected = BTreeSet::new();
@@ -159,6 +161,7 @@ pub fn generate(cfg: &SimulatorConfig, reference: &Reference) -> Result<Workload
             });
         }
     }
+    expected.extend(windowed::labels(&txns, max_t));
     events.sort_by_key(|a| (a.0, a.1));
 
     let mut out = Vec::with_capacity(events.len() * 420);

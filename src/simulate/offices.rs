@@ -10,6 +10,8 @@ pub struct OfficeDef {
     pub services: &'static [&'static str],
     pub weight: u32,
     pub officers: u32,
+    /// Officer 00 takes irregular payments far more often than the peers.
+    pub corrupt_officer: bool,
 }
 
 const DUKCAPIL: &[&str] = &["KTP_EL", "KK", "AKTA_LAHIR", "AKTA_KEMATIAN"];
@@ -32,6 +34,7 @@ pub const OFFICES: &[OfficeDef] = &[
         catalogued: true,
         services: DUKCAPIL,
         weight: 12,
+        corrupt_officer: true,
         officers: 8,
     },
     OfficeDef {
@@ -40,6 +43,7 @@ pub const OFFICES: &[OfficeDef] = &[
         catalogued: false,
         services: DUKCAPIL,
         weight: 10,
+        corrupt_officer: false,
         officers: 8,
     },
     OfficeDef {
@@ -48,6 +52,7 @@ pub const OFFICES: &[OfficeDef] = &[
         catalogued: true,
         services: DUKCAPIL,
         weight: 6,
+        corrupt_officer: true,
         officers: 6,
     },
     OfficeDef {
@@ -56,6 +61,7 @@ pub const OFFICES: &[OfficeDef] = &[
         catalogued: false,
         services: DUKCAPIL,
         weight: 6,
+        corrupt_officer: false,
         officers: 6,
     },
     OfficeDef {
@@ -64,6 +70,7 @@ pub const OFFICES: &[OfficeDef] = &[
         catalogued: false,
         services: DUKCAPIL,
         weight: 4,
+        corrupt_officer: true,
         officers: 5,
     },
     OfficeDef {
@@ -72,6 +79,7 @@ pub const OFFICES: &[OfficeDef] = &[
         catalogued: true,
         services: SATPAS,
         weight: 8,
+        corrupt_officer: false,
         officers: 7,
     },
     OfficeDef {
@@ -80,6 +88,7 @@ pub const OFFICES: &[OfficeDef] = &[
         catalogued: false,
         services: SATPAS,
         weight: 5,
+        corrupt_officer: true,
         officers: 6,
     },
     OfficeDef {
@@ -88,6 +97,7 @@ pub const OFFICES: &[OfficeDef] = &[
         catalogued: false,
         services: POLRES,
         weight: 5,
+        corrupt_officer: false,
         officers: 5,
     },
     OfficeDef {
@@ -96,6 +106,7 @@ pub const OFFICES: &[OfficeDef] = &[
         catalogued: false,
         services: SAMSAT,
         weight: 5,
+        corrupt_officer: true,
         officers: 5,
     },
     OfficeDef {
@@ -104,6 +115,7 @@ pub const OFFICES: &[OfficeDef] = &[
         catalogued: true,
         services: KANIM,
         weight: 7,
+        corrupt_officer: false,
         officers: 7,
     },
     OfficeDef {
@@ -112,6 +124,7 @@ pub const OFFICES: &[OfficeDef] = &[
         catalogued: false,
         services: KANIM,
         weight: 3,
+        corrupt_officer: true,
         officers: 5,
     },
     OfficeDef {
@@ -120,6 +133,7 @@ pub const OFFICES: &[OfficeDef] = &[
         catalogued: false,
         services: DPMPTSP,
         weight: 5,
+        corrupt_officer: false,
         officers: 5,
     },
     OfficeDef {
@@ -128,6 +142,7 @@ pub const OFFICES: &[OfficeDef] = &[
         catalogued: true,
         services: DPMPTSP,
         weight: 3,
+        corrupt_officer: true,
         officers: 5,
     },
     OfficeDef {
@@ -136,6 +151,7 @@ pub const OFFICES: &[OfficeDef] = &[
         catalogued: false,
         services: BPN,
         weight: 4,
+        corrupt_officer: false,
         officers: 5,
     },
 ];

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
+use super::BaselineSnapshot;
 use crate::decode::{Channel, Event, EventBody, EventTime, Method, Outcome, Payee, Status};
 
 /// A transaction keeps at most this many payments as evidence; totals still count
@@ -75,6 +76,16 @@ pub struct TxnState {
     pub custom_fired: Vec<u16>,
     /// Rupiah above the expected fee already counted in the excess-fee metric.
     pub excess_counted: u64,
+    /// Officer of the first `completed` event.
+    #[serde(default)]
+    pub completed_by: Option<CompactString>,
+    /// The (office, service) duration baseline as it stood at an `issued`
+    /// completion, so irregularity found later is judged against the same figure.
+    #[serde(default)]
+    pub baseline: Option<BaselineSnapshot>,
+    /// Start of the officer window this transaction's `issued` completion counts in.
+    #[serde(default)]
+    pub officer_week: Option<DateTime<Utc>>,
 }
 
 impl TxnState {
@@ -96,6 +107,9 @@ impl TxnState {
             fired: 0,
             custom_fired: Vec::new(),
             excess_counted: 0,
+            completed_by: None,
+            baseline: None,
+            officer_week: None,
         }
     }
 
@@ -143,6 +157,7 @@ impl TxnState {
             }
             EventBody::Completed { outcome } => {
                 if self.closed.is_none() {
+                    self.completed_by = e.officer_id.clone();
                     self.closed = Some(Closure {
                         mark: Mark::of(e),
                         outcome: Some(*outcome),
@@ -166,6 +181,13 @@ impl TxnState {
 
     pub fn has_fired(&self, bit: u32) -> bool {
         self.fired & bit != 0
+    }
+
+    /// Whether the first closure was an `issued` completion.
+    pub fn issued(&self) -> bool {
+        self.closed
+            .as_ref()
+            .is_some_and(|c| c.outcome == Some(Outcome::Issued))
     }
 
     /// Ids of the submission and the tracked payments, in event-time order.

@@ -61,6 +61,10 @@ pub fn replay(input: &Path, dir: &Path, extra: &[&str]) -> (PathBuf, PathBuf) {
 }
 
 pub fn simulate(seed: u64, transactions: usize, dir: &Path) {
+    simulate_days(seed, transactions, 56, dir);
+}
+
+pub fn simulate_days(seed: u64, transactions: usize, days: u32, dir: &Path) {
     run_ok(
         pantau()
             .args([
@@ -69,8 +73,27 @@ pub fn simulate(seed: u64, transactions: usize, dir: &Path) {
                 &seed.to_string(),
                 "--transactions",
                 &transactions.to_string(),
+                "--days",
+                &days.to_string(),
                 "--out",
             ])
             .arg(dir),
     );
+}
+
+/// The key an alert is labelled by: the transaction, the agent, or the officer
+/// window `officer|office|service|window_start`.
+pub fn alert_key(a: &serde_json::Value) -> String {
+    let s = |k: &str| a[k].as_str().unwrap_or_default().to_owned();
+    match a["scope"].as_str() {
+        Some("agent") => s("agent_ref"),
+        Some("officer") => format!(
+            "{}|{}|{}|{}",
+            s("officer_id"),
+            s("office_id"),
+            s("service_code"),
+            s("window_start")
+        ),
+        _ => s("transaction_id"),
+    }
 }

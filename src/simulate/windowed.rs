@@ -1,0 +1,302 @@
+//! The cross-transaction part of the workload: intermediaries ("calo") filing
+//! for many applicants, and the labels of the windowed typologies, worked out over
+//! the complete workload by the definitions of typologies.md (spec defaults), not
+//! by the engine's streaming code.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveTime, TimeZone, Utc};
+use rand::Rng;
+use rand::seq::SliceRandom;
+
+use super::ExpectedAlert;
+use super::lifecycle::SimTxn;
+
+const IRREGULAR: [&str; 3] = [
+    "fee_on_free_service",
+    "fee_above_tariff",
+    "unofficial_channel",
+];
+
+/// Gives some transactions an `agent_ref`: brokers who file for 5 to 8 distinct
+/// applicants within six days, and benign look-alikes below the threshold (a few
+/// applicants, one applicant filing repeatedly, or a steady pace over weeks).
+pub fn assign_agents(rng: &mut impl Rng, txns: &mut [SimTxn]) {
+    let mut order: Vec<usize> = (0..txns.len()).collect();
+    order.sort_by_key(|&i| (txns[i].submitted_at().map(|t| t.to_utc()), i));
+    let mut taken = vec![false; txns.len()];
+    let brokers = (txns.len() / 2500).max(2);
+    let benign = (txns.len() / 1000).max(4);
+    // Candidates near `order[pos]` at the same office, within `span` of it.
+    let near = |txns: &[SimTxn], taken: &[bool], pos: usize, span: Duration| -> Vec<usize> {
+        let anchor = order[pos];
+        let Some(t0) = txns[anchor].submitted_at() else {
+            return Vec::new();
+        };
+        order[pos..]
+            .iter()
+            .copied()
+            .take_while(|&i| txns[i].submitted_at().is_some_and(|t| t - t0 <= span))
+            .filter(|&i| !taken[i] && txns[i].office.id == txns[anchor].office.id)
+            .collect()
+    };
+    let assign = |txns: &mut [SimTxn], taken: &mut [bool], picks: &[usize], agent: &str| {
+        for &i in picks {
+            taken[i] = true;
+            if let Some((_, a)) = txns[i].applicant_mut() {
+                *a = Some(agent.to_owned());
+            }
+        }
+    };
+    for b in 0..brokers + benign * 3 {
+        let pos = rng.random_range(0..order.len());
+        let kind = if b < brokers {
+            0
+        } else {
+            1 + (b - brokers) % 3
+        };
+        match kind {
+            0 => {
+                let mut c = near(txns, &taken, pos, Duration::days(6));
+                if c.len() < 5 {
+                    continue;
+                }
+                c.shuffle(rng);
+                c.truncate(rng.random_range(5..=8));
+                assign(txns, &mut taken, &c, &format!("calo-{b:03}"));
+            }
+            1 => {
+                let mut c = near(txns, &taken, pos, Duration::days(6));
+                c.shuffle(rng);
+                c.truncate(rng.random_range(2..=4));
+                assign(txns, &mut taken, &c, &format!("biro-{b:03}"));
+            }
+            2 => {
+                // Five filings, two for the same applicant: four distinct.
+                let mut c = near(txns, &taken, pos, Duration::days(6));
+                if c.len() < 5 {
+                    continue;
+                }
+                c.shuffle(rng);
+                c.truncate(5);
+                let repeat = txns[c[0]].applicant_mut().map(|(a, _)| a.clone());
+                if let (Some(r), Some((a, _))) = (repeat, txns[c[1]].applicant_mut()) {
+                    *a = r;
+                }
+                assign(txns, &mut taken, &c, &format!("keluarga-{b:03}"));
+            }
+            _ => {
+                // A steady intermediary: one filing every 2-3 days, never 5 in 7 days.
+                let mut picks = Vec::new();
+                let mut last: Option<DateTime<FixedOffset>> = None;
+                for &i in &order[pos..] {
+                    if picks.len() == 8 {
+                        break;
+                    }
+                    let Some(t) = txns[i].submitted_at() else {
+                        continue;
+                    };
+                    if !taken[i] && last.is_none_or(|l| t - l >= Duration::days(2)) {
+                        picks.push(i);
+                        last = Some(t + Duration::hours(rng.random_range(0..24)));
+                    }
+                }
+                assign(txns, &mut taken, &picks, &format!("notaris-{b:03}"));
+            }
+        }
+    }
+}
+
+fn time_key(t: DateTime<FixedOffset>, use_z: bool) -> String {
+    let t = if use_z {
+        t.with_timezone(&FixedOffset::east_opt(0).expect("utc"))
+    } else {
+        t
+    };
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// Labels of `broker_activity`, `speed_money` and `officer_outlier`.
+pub fn labels(txns: &[SimTxn], max_t: DateTime<Utc>) -> Vec<ExpectedAlert> {
+    let mut out = Vec::new();
+    broker_labels(txns, &mut out);
+    speed_money_labels(txns, &mut out);
+    officer_labels(txns, max_t, &mut out);
+    out
+}
+
+fn broker_labels(txns: &[SimTxn], out: &mut Vec<ExpectedAlert>) {
+    let mut by_agent: BTreeMap<String, Vec<(DateTime<Utc>, String, String)>> = BTreeMap::new();
+    for t in txns {
+        let Some(at) = t.submitted_at() else { continue };
+        let Some((applicant, agent)) = t.submission() else {
+            continue;
+        };
+        if let Some(agent) = agent {
+            by_agent.entry(agent.to_owned()).or_default().push((
+                at.to_utc(),
+                applicant.to_owned(),
+                time_key(at, t.use_z),
+            ));
+        }
+    }
+    for (agent, mut subs) in by_agent {
+        subs.sort();
+        let mut last_alert: Option<DateTime<Utc>> = None;
+        let mut alerts = 0;
+        for (end, _, end_text) in &subs {
+            if last_alert.is_some_and(|a| *end < a + Duration::days(30)) {
+                continue;
+            }
+            let distinct: BTreeSet<&str> = subs
+                .iter()
+                .filter(|(t, _, _)| *t > *end - Duration::days(7) && t <= end)
+                .map(|(_, a, _)| a.as_str())
+                .collect();
+            if distinct.len() >= 5 {
+                alerts += 1;
+                last_alert = Some(*end);
+                let key = if alerts == 1 {
+                    agent.clone()
+                } else {
+                    format!("{agent}|{end_text}")
+                };
+                out.push(ExpectedAlert {
+                    typology: "broker_activity".into(),
+                    key,
+                });
+            }
+        }
+    }
+}
+
+fn is_irregular(labels: &[&str]) -> bool {
+    labels.iter().any(|l| IRREGULAR.contains(l))
+}
+
+/// (office, service) -> (completion, duration in seconds) of issued transactions.
+type Completions<'a> = HashMap<(&'a str, &'a str), Vec<(DateTime<Utc>, i64)>>;
+
+fn speed_money_labels(txns: &[SimTxn], out: &mut Vec<ExpectedAlert>) {
+    let mut baselines: Completions<'_> = HashMap::new();
+    for t in txns {
+        if let (Some(s), Some((c, _))) = (t.submitted_at(), t.issued()) {
+            let d = (c.to_utc() - s.to_utc()).num_seconds();
+            if d >= 0 {
+                baselines
+                    .entry((t.office.id, t.service.code.as_str()))
+                    .or_default()
+                    .push((c.to_utc(), d));
+            }
+        }
+    }
+    for t in txns {
+        let labels = t.labels(DateTime::<Utc>::MAX_UTC);
+        if !is_irregular(&labels) {
+            continue;
+        }
+        let (Some(s), Some((c, _))) = (t.submitted_at(), t.issued()) else {
+            continue;
+        };
+        let c = c.to_utc();
+        let mut window: Vec<i64> = baselines[&(t.office.id, t.service.code.as_str())]
+            .iter()
+            .filter(|(at, _)| *at >= c - Duration::days(30) && *at < c)
+            .map(|(_, d)| *d)
+            .collect();
+        if window.len() < 30 {
+            continue;
+        }
+        window.sort_unstable();
+        let n = window.len();
+        let median = if n % 2 == 1 {
+            window[n / 2] as f64
+        } else {
+            (window[n / 2 - 1] as f64 + window[n / 2] as f64) / 2.0
+        };
+        let duration = (c - s.to_utc()).num_seconds();
+        if median > 0.0 && duration >= 0 && (duration as f64) < 0.5 * median {
+            out.push(ExpectedAlert {
+                typology: "speed_money".into(),
+                key: t.id.clone(),
+            });
+        }
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn officer_labels(txns: &[SimTxn], max_t: DateTime<Utc>, out: &mut Vec<ExpectedAlert>) {
+    // (office, service, window start) -> officer -> (issued, irregular)
+    type Week = (String, String, DateTime<FixedOffset>);
+    let mut weeks: BTreeMap<Week, BTreeMap<String, (u32, u32)>> = BTreeMap::new();
+    for t in txns {
+        let Some((c, Some(officer))) = t.issued() else {
+            continue;
+        };
+        let offset = FixedOffset::east_opt(t.office.offset_h * 3600).expect("offset");
+        let local = c.with_timezone(&offset).date_naive();
+        let monday = local - Duration::days(i64::from(local.weekday().num_days_from_monday()));
+        let start = offset
+            .from_local_datetime(&monday.and_time(NaiveTime::MIN))
+            .single()
+            .expect("fixed offset");
+        let end = start + Duration::days(7);
+        let irregular = is_irregular(&t.labels(DateTime::<Utc>::MAX_UTC))
+            && t.irregular_since()
+                .is_some_and(|i| i.to_utc() <= end.to_utc());
+        let tally = weeks
+            .entry((t.office.id.to_owned(), t.service.code.to_string(), start))
+            .or_default()
+            .entry(officer.to_owned())
+            .or_default();
+        tally.0 += 1;
+        tally.1 += u32::from(irregular);
+    }
+    for ((office, service, start), officers) in weeks {
+        if (start + Duration::days(7)).to_utc() >= max_t {
+            continue;
+        }
+        let eligible: Vec<(&String, u32, f64)> = officers
+            .iter()
+            .filter(|(_, (n, _))| *n >= 20)
+            .map(|(o, (n, bad))| (o, *bad, f64::from(*bad) / f64::from(*n)))
+            .collect();
+        if eligible.len() < 5 {
+            continue;
+        }
+        let mut rates: Vec<f64> = eligible.iter().map(|e| e.2).collect();
+        let m = median(&mut rates);
+        let mut dev: Vec<f64> = eligible.iter().map(|e| (e.2 - m).abs()).collect();
+        let mad = median(&mut dev);
+        let spread = if mad > 0.0 {
+            mad
+        } else {
+            let mean = dev.iter().sum::<f64>() / dev.len() as f64;
+            if mean <= 0.0 {
+                continue;
+            }
+            1.253314 * mean
+        };
+        for (officer, bad, r) in eligible {
+            let z = 0.6745 * (r - m) / spread;
+            if z > 3.5 && r >= 0.1 && bad >= 3 {
+                out.push(ExpectedAlert {
+                    typology: "officer_outlier".into(),
+                    key: format!(
+                        "{officer}|{office}|{service}|{}",
+                        start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                    ),
+                });
+            }
+        }
+    }
+}
