@@ -46,6 +46,8 @@ pub struct Config {
     pub sinks: SinksConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub kafka: Option<crate::kafka::KafkaConfig>,
     /// Directory of the configuration file, for resolving reference paths.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -105,6 +107,8 @@ pub enum SourceConfig {
     },
     /// The built-in workload simulator.
     Simulator(crate::simulate::SimulatorConfig),
+    /// A Kafka consumer group on `[kafka] events_topic`.
+    Kafka,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -328,8 +332,12 @@ pub struct CustomRuleConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum SinkConfig {
-    File { path: PathBuf },
+    File {
+        path: PathBuf,
+    },
     Stdout,
+    /// `[kafka] alerts_topic` for alerts, `[kafka] dlq_topic` for rejected records.
+    Kafka,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -375,6 +383,18 @@ impl Config {
             ));
         }
         config.parameters.check().map_err(invalid)?;
+        let uses_kafka = matches!(config.source, SourceConfig::Kafka)
+            || config
+                .sinks
+                .alerts
+                .iter()
+                .chain(config.sinks.rejected.iter())
+                .any(|s| matches!(s, SinkConfig::Kafka));
+        if uses_kafka && config.kafka.is_none() {
+            return Err(invalid(
+                "a kafka source or sink needs a [kafka] section (bootstrap_servers, topics)".into(),
+            ));
+        }
         for name in config.typologies.keys() {
             if Typology::from_name(name).is_none() {
                 return Err(invalid(format!(

@@ -11,6 +11,7 @@ pub mod alerts;
 pub mod config;
 pub mod decode;
 pub mod engine;
+pub mod kafka;
 pub mod metrics;
 pub mod pipeline;
 pub mod reference;

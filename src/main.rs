@@ -56,6 +56,31 @@ enum Command {
         /// No progress lines on stderr.
         #[arg(long)]
         quiet: bool,
+        /// Kafka source: end like a bounded input after this long without a
+        /// message (e.g. `30s`): the watermark becomes the largest event time.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        stop_when_idle: Option<std::time::Duration>,
+    },
+    /// Validate NDJSON events and produce the valid ones to the events topic,
+    /// keyed by transaction_id.
+    Publish {
+        #[arg(long)]
+        config: PathBuf,
+        /// NDJSON file, or `-` for standard input.
+        file: PathBuf,
+        /// Records per second (default: as fast as possible).
+        #[arg(long)]
+        rate: Option<f64>,
+    },
+    /// Kafka topics.
+    Topics {
+        #[command(subcommand)]
+        command: TopicsCommand,
+    },
+    /// Development tools.
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
     },
     /// Check every line of an NDJSON file against the event contract.
     Validate {
@@ -69,8 +94,15 @@ enum Command {
         seed: u64,
         #[arg(long, default_value_t = 10_000)]
         transactions: usize,
+        /// Directory for events.ndjson, expected-alerts.ndjson, invalid-lines.ndjson.
+        #[arg(long, required_unless_present = "to_kafka")]
+        out: Option<PathBuf>,
+        /// Publish the events to the configuration's [kafka] events topic.
         #[arg(long)]
-        out: PathBuf,
+        to_kafka: bool,
+        /// With --to-kafka: records per second (default: as fast as possible).
+        #[arg(long)]
+        rate: Option<f64>,
         /// Pipeline whose reference data (catalogue, holidays, offices) to use.
         #[arg(long, default_value = "pipelines/replay.toml")]
         config: PathBuf,
@@ -85,6 +117,33 @@ enum Command {
     Rules {
         #[command(subcommand)]
         command: RulesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TopicsCommand {
+    /// Create the events, alerts and dead-letter topics (existing ones are kept).
+    Create {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DevCommand {
+    /// A DEVELOPMENT Kafka broker: librdkafka's in-process mock cluster on
+    /// loopback. Real wire protocol, no persistence, not for production.
+    Broker {
+        /// Also accept bootstrap connections on this loopback port.
+        #[arg(long)]
+        port: Option<u16>,
+        /// Create the topics of this pipeline's [kafka] section (default: the
+        /// default topic names with 4 partitions).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Partitions of each topic (overrides the configuration).
+        #[arg(long)]
+        partitions: Option<i32>,
     },
 }
 
@@ -114,6 +173,15 @@ fn main() -> ExitCode {
     }
 }
 
+fn kafka_section<'a>(
+    cfg: &'a Config,
+    path: &std::path::Path,
+) -> Result<&'a pantau::kafka::KafkaConfig> {
+    cfg.kafka
+        .as_ref()
+        .with_context(|| format!("{}: no [kafka] section", path.display()))
+}
+
 fn dispatch(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Run {
@@ -125,6 +193,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             metrics_listen,
             summary_json,
             quiet,
+            stop_when_idle,
         } => {
             let cfg = Config::load(&config)?;
             if batch_size == Some(0) {
@@ -137,6 +206,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 metrics_listen,
                 batch_size,
                 progress: !quiet,
+                stop_when_idle,
             };
             let summary = pipeline::run(&cfg, &ov)?;
             eprint!("{}", summary.render());
@@ -182,6 +252,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             seed,
             transactions,
             out,
+            to_kafka,
+            rate,
             config,
             start,
             days,
@@ -200,17 +272,112 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 sim.days = d;
             }
             let workload = simulate::generate(&sim, &reference).map_err(anyhow::Error::msg)?;
-            simulate::write(&workload, &out)
-                .with_context(|| format!("writing to {}", out.display()))?;
+            if let Some(out) = &out {
+                simulate::write(&workload, out)
+                    .with_context(|| format!("writing to {}", out.display()))?;
+            }
             eprintln!(
-                "{} transactions, {} lines ({} duplicates, {} invalid), {} expected alerts → {}",
+                "{} transactions, {} lines ({} duplicates, {} invalid), {} expected alerts{}",
                 workload.transactions,
                 workload.lines,
                 workload.duplicates,
                 workload.invalid.len(),
                 workload.expected.len(),
-                out.display()
+                out.as_ref()
+                    .map(|o| format!(" → {}", o.display()))
+                    .unwrap_or_default()
             );
+            if to_kafka {
+                let kafka = kafka_section(&cfg, &config)?;
+                let decoder = Decoder::new(cfg.pipeline.max_event_bytes);
+                let r = pantau::kafka::publish::publish(
+                    std::io::Cursor::new(&workload.events),
+                    "<simulator>",
+                    kafka,
+                    &decoder,
+                    rate,
+                    pantau::kafka::publish::Invalid::Produce,
+                    &mut std::io::sink(),
+                )?;
+                eprintln!(
+                    "published {} records to {} in {:.1} s ({:.0}/s)",
+                    r.produced,
+                    kafka.events_topic,
+                    r.elapsed.as_secs_f64(),
+                    r.per_second()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Publish { config, file, rate } => {
+            let cfg = Config::load(&config)?;
+            let kafka = kafka_section(&cfg, &config)?;
+            let decoder = Decoder::new(cfg.pipeline.max_event_bytes);
+            let name = file.display().to_string();
+            let reader: Box<dyn std::io::BufRead> = if name == "-" {
+                Box::new(std::io::stdin().lock())
+            } else {
+                Box::new(std::io::BufReader::new(
+                    std::fs::File::open(&file).with_context(|| format!("opening {name}"))?,
+                ))
+            };
+            let r = pantau::kafka::publish::publish(
+                reader,
+                &name,
+                kafka,
+                &decoder,
+                rate,
+                pantau::kafka::publish::Invalid::Skip,
+                &mut std::io::stderr(),
+            )?;
+            eprintln!(
+                "{} lines: {} valid and produced to {}, {} invalid; {:.1} s ({:.0} records/s)",
+                r.report.lines,
+                r.produced,
+                kafka.events_topic,
+                r.report.invalid(),
+                r.elapsed.as_secs_f64(),
+                r.per_second()
+            );
+            for (reason, n) in &r.report.invalid_by_reason {
+                eprintln!("  {reason:<28} {n}");
+            }
+            Ok(if r.report.invalid() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Topics {
+            command: TopicsCommand::Create { config },
+        } => {
+            let cfg = Config::load(&config)?;
+            let kafka = kafka_section(&cfg, &config)?;
+            for (topic, outcome) in pantau::kafka::admin::create_topics(kafka)? {
+                let what = match outcome {
+                    pantau::kafka::admin::TopicOutcome::Created => "created",
+                    pantau::kafka::admin::TopicOutcome::AlreadyExists => "exists",
+                };
+                println!("{topic}: {what}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dev {
+            command:
+                DevCommand::Broker {
+                    port,
+                    config,
+                    partitions,
+                },
+        } => {
+            let mut topics = match &config {
+                Some(path) => kafka_section(&Config::load(path)?, path)?.clone(),
+                None => pantau::kafka::KafkaConfig::default(),
+            };
+            if let Some(p) = partitions {
+                topics.partitions = p;
+            }
+            pantau::kafka::dev::serve(port, &topics)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rules {

@@ -20,6 +20,8 @@ use crate::rules::custom::{CustomRules, RuleError};
 use crate::sinks::{AlertSink, RejectedRecord, RejectedSink, SinkError};
 use crate::source::{LineReader, RawBatch};
 
+mod kafka;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]
@@ -40,6 +42,14 @@ pub enum PipelineError {
     Simulator(String),
     #[error("pipeline thread {0}: {1}")]
     Thread(&'static str, io::Error),
+    #[error(transparent)]
+    KafkaConfig(#[from] crate::kafka::KafkaConfigError),
+    #[error(transparent)]
+    Produce(#[from] crate::kafka::ProduceError),
+    #[error("kafka consumer: {0}")]
+    Consume(#[from] rdkafka::error::KafkaError),
+    #[error("the source is kafka but the configuration has no [kafka] section")]
+    NoKafkaSection,
 }
 
 /// Command-line overrides of the configuration.
@@ -51,6 +61,9 @@ pub struct Overrides {
     pub metrics_listen: Option<SocketAddr>,
     pub batch_size: Option<usize>,
     pub progress: bool,
+    /// Kafka source: treat the stream as ended after this long without a message
+    /// (the watermark then becomes the largest event time, as at the end of a file).
+    pub stop_when_idle: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -124,6 +137,7 @@ fn open_input(config: &Config, ov: &Overrides) -> Result<(Input, Option<f64>), P
             Ok((LineReader::new(reader, &name, max), None))
         }
         (SourceConfig::File { path: None }, None) => Err(PipelineError::NoInput),
+        (SourceConfig::Kafka, None) => Err(PipelineError::NoKafkaSection),
         (SourceConfig::Simulator(sim), None) => {
             let reference = config.load_reference()?;
             let workload =
@@ -209,6 +223,20 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
         .clone()
         .map(|path| SinkConfig::File { path })
         .or(config.sinks.rejected.clone());
+    if matches!(config.source, SourceConfig::Kafka) && ov.input.is_none() {
+        let kafka_cfg = config.kafka.as_ref().ok_or(PipelineError::NoKafkaSection)?;
+        return kafka::run(kafka::KafkaRun {
+            config,
+            kafka: kafka_cfg,
+            overrides: ov,
+            metrics,
+            ready,
+            engine,
+            alert_cfg,
+            rejected_cfg,
+            started,
+        });
+    }
     let mut alert_sink = AlertSink::open(&alert_cfg, metrics.clone())?;
     // Alerts are serialised and written on a thread of their own, off the engine's path.
     let (alert_tx, alert_rx) = crossbeam_channel::bounded::<Vec<crate::alerts::Alert>>(16);
@@ -359,7 +387,7 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
     Ok(summary)
 }
 
-fn record_alerts(summary: &mut Summary, alerts: &[crate::alerts::Alert]) {
+pub(crate) fn record_alerts(summary: &mut Summary, alerts: &[crate::alerts::Alert]) {
     summary.alerts += alerts.len() as u64;
     for a in alerts {
         *summary

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 
-use crate::decode::Decoder;
+use crate::decode::{Decoder, Event};
 use crate::source::LineReader;
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -26,6 +26,21 @@ pub fn validate<R: BufRead>(
     decoder: &Decoder,
     errors: &mut dyn Write,
 ) -> std::io::Result<Report> {
+    validate_with(reader, name, decoder, errors, &mut |_, _| Ok(()))
+}
+
+/// Called with each record's bytes, and its event when it is valid.
+pub type RecordFn<'a> = dyn FnMut(&[u8], Option<&Event>) -> std::io::Result<()> + 'a;
+
+/// Like [`validate`], and hands every record (with its event when valid) to
+/// `each`: `pantau publish` produces the valid ones.
+pub fn validate_with<R: BufRead>(
+    reader: R,
+    name: &str,
+    decoder: &Decoder,
+    errors: &mut dyn Write,
+    each: &mut RecordFn<'_>,
+) -> std::io::Result<Report> {
     let mut lines = LineReader::new(reader, name, decoder.max_event_bytes);
     let mut report = Report::default();
     loop {
@@ -37,6 +52,7 @@ pub fn validate<R: BufRead>(
             report.lines += 1;
             let (bytes, full) = batch.record(i);
             let result = decoder.decode(bytes);
+            each(bytes, result.as_ref().ok())?;
             match result {
                 Ok(_) => report.valid += 1,
                 Err(mut r) => {

@@ -6,6 +6,7 @@
 mod expiry;
 mod reorder;
 mod timers;
+mod watermark;
 mod windowed;
 
 use std::collections::HashMap;
@@ -15,8 +16,8 @@ use chrono::{DateTime, Duration, Utc};
 use compact_str::CompactString;
 
 pub use expiry::ExpiryWheel;
-pub use reorder::Watermark;
 pub use timers::{Timer, TimerKind, Timers};
+pub use watermark::Watermark;
 
 use crate::alerts::{Alert, Scope, Severity, alert_id, format_time};
 use crate::config::{Config, Parameters};
@@ -196,6 +197,16 @@ impl Engine {
     /// Admits one decoded event. Events behind the watermark are processed at once;
     /// the others wait in the reorder buffer until the watermark passes them.
     pub fn ingest(&mut self, event: Event) -> Admission {
+        self.admit(None, event)
+    }
+
+    /// Admits an event read from a partition of a partitioned source (Kafka): the
+    /// watermark is then the minimum over the partitions that are not idle.
+    pub fn ingest_from(&mut self, partition: i32, event: Event) -> Admission {
+        self.admit(Some(partition), event)
+    }
+
+    fn admit(&mut self, partition: Option<i32>, event: Event) -> Admission {
         let at = event.occurred_at.to_utc();
         if !self.dedup.first_sighting(&event.event_id, at) {
             return Admission::Duplicate;
@@ -206,9 +217,29 @@ impl Engine {
             return Admission::Late;
         }
         self.buffer.push(event);
-        self.watermark.observe(at);
+        match partition {
+            Some(p) => self.watermark.observe_partition(p, at),
+            None => self.watermark.observe(at),
+        }
         self.advance();
         Admission::Accepted
+    }
+
+    /// A partition was assigned: it holds the watermark back until its first event.
+    pub fn add_partition(&mut self, partition: i32) {
+        self.watermark.add_partition(partition);
+    }
+
+    /// Marks a partition idle (nothing new for the idle timeout) or active again.
+    pub fn set_partition_idle(&mut self, partition: i32, idle: bool) {
+        self.watermark.set_idle(partition, idle);
+        self.advance();
+    }
+
+    /// A partition was revoked: it no longer holds the watermark back.
+    pub fn remove_partition(&mut self, partition: i32) {
+        self.watermark.remove_partition(partition);
+        self.advance();
     }
 
     /// A bounded input has ended: the watermark becomes the largest event time

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::decode::Event;
@@ -55,48 +55,6 @@ impl PartialOrd for Pending {
 impl Ord for Pending {
     fn cmp(&self, other: &Self) -> Ordering {
         self.key().cmp(&other.key())
-    }
-}
-
-/// W = largest event time seen − allowed lateness; only ever moves forward.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Watermark {
-    lateness: Duration,
-    max_seen: Option<DateTime<Utc>>,
-    /// Set once a bounded input has ended: W is then the largest time seen.
-    ended: bool,
-}
-
-impl Watermark {
-    pub fn new(lateness: Duration) -> Self {
-        Watermark {
-            lateness,
-            max_seen: None,
-            ended: false,
-        }
-    }
-
-    pub fn observe(&mut self, t: DateTime<Utc>) {
-        if self.max_seen.is_none_or(|m| t > m) {
-            self.max_seen = Some(t);
-        }
-    }
-
-    pub fn end_of_input(&mut self) {
-        self.ended = true;
-    }
-
-    pub fn current(&self) -> Option<DateTime<Utc>> {
-        let m = self.max_seen?;
-        Some(if self.ended { m } else { m - self.lateness })
-    }
-
-    pub fn max_seen(&self) -> Option<DateTime<Utc>> {
-        self.max_seen
-    }
-
-    pub fn is_ended(&self) -> bool {
-        self.ended
     }
 }
 

@@ -14,11 +14,14 @@ pub struct AlertSink {
 
 impl AlertSink {
     pub fn open(configs: &[SinkConfig], metrics: Arc<Metrics>) -> Result<AlertSink, SinkError> {
+        // Kafka outputs are produced by the Kafka pipeline, which must see their
+        // delivery reports before committing offsets.
         let outputs = configs
             .iter()
-            .map(|c| match c {
-                SinkConfig::File { path } => LineWriter::file(path),
-                SinkConfig::Stdout => Ok(LineWriter::stdout()),
+            .filter_map(|c| match c {
+                SinkConfig::File { path } => Some(LineWriter::file(path)),
+                SinkConfig::Stdout => Some(Ok(LineWriter::stdout())),
+                SinkConfig::Kafka => None,
             })
             .collect::<Result<_, _>>()?;
         Ok(AlertSink { outputs, metrics })

@@ -60,7 +60,8 @@ impl RejectedSink {
         let out = match config {
             Some(SinkConfig::File { path }) => Some(LineWriter::file(path)?),
             Some(SinkConfig::Stdout) => Some(LineWriter::stdout()),
-            None => None,
+            // The Kafka pipeline produces to the dead-letter topic itself.
+            Some(SinkConfig::Kafka) | None => None,
         };
         Ok(RejectedSink { out })
     }

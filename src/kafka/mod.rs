@@ -1,0 +1,12 @@
+//! Kafka: the consumer-group source, the alert and dead-letter producers, topic
+//! management, and the development broker (librdkafka's mock cluster).
+
+pub mod admin;
+pub mod config;
+pub mod consumer;
+pub mod dev;
+pub mod producer;
+pub mod publish;
+
+pub use config::{KafkaConfig, KafkaConfigError, Role};
+pub use producer::{KafkaProducer, ProduceError};

@@ -1,0 +1,456 @@
+//! The Kafka path against a real Kafka-protocol broker: librdkafka's mock
+//! cluster, started through `pantau dev broker` (real wire protocol, in memory).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+
+/// A consumed record: key, value, headers.
+type Record = (Option<Vec<u8>>, Vec<u8>, Vec<(String, String)>);
+
+/// A development broker for one test (it creates the three topics with 4
+/// partitions: the mock cluster has no admin API); killed on drop.
+struct Broker {
+    child: Child,
+    bootstrap: String,
+}
+
+impl Broker {
+    fn start() -> Broker {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pantau"))
+            .args(["dev", "broker"])
+            .env("PANTAU_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dev broker starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("bootstrap line");
+        let bootstrap = line
+            .trim()
+            .strip_prefix("bootstrap.servers=")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Broker { child, bootstrap }
+    }
+
+    /// A pipeline configuration on this broker: replay.toml's settings, the Kafka
+    /// source, alerts to the topic and to a file, dead letters to the topic.
+    fn config(&self, dir: &Path, group: &str, idle_timeout: &str) -> PathBuf {
+        let reference = repo().join("pipelines/reference");
+        let text = format!(
+            r#"
+[pipeline]
+name = "kafka-test"
+allowed_lateness = "10m"
+batch_size = 1000
+
+[source]
+kind = "kafka"
+
+[kafka]
+bootstrap_servers = "{bootstrap}"
+group_id = "{group}"
+partitions = 4
+idle_timeout = "{idle_timeout}"
+
+[kafka.consumer]
+# Short group timeouts: the mock cluster completes a rebalance only once the
+# old members rejoin or time out.
+"session.timeout.ms" = "6000"
+"heartbeat.interval.ms" = "500"
+"max.poll.interval.ms" = "10000"
+
+[reference]
+services = "{r}/services.toml"
+holidays = "{r}/holidays-id.csv"
+offices = "{r}/offices.toml"
+
+[sinks]
+alerts = [{{ kind = "kafka" }}, {{ kind = "file", path = "{alerts}" }}]
+rejected = {{ kind = "kafka" }}
+"#,
+            bootstrap = self.bootstrap,
+            r = reference.display(),
+            alerts = dir.join(format!("alerts-{group}.ndjson")).display(),
+        );
+        let path = dir.join(format!("{group}.toml"));
+        std::fs::write(&path, text).expect("config");
+        path
+    }
+
+    fn consume_all(&self, topic: &str, expect: usize) -> Vec<Record> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .set("group.id", format!("reader-{topic}"))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        let mut out = Vec::new();
+        let until = Instant::now() + Duration::from_secs(40);
+        while out.len() < expect && Instant::now() < until {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) {
+                let headers = m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|x| {
+                                (
+                                    x.key.to_owned(),
+                                    String::from_utf8_lossy(x.value.unwrap_or_default())
+                                        .into_owned(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push((
+                    m.key().map(<[u8]>::to_vec),
+                    m.payload().unwrap_or_default().to_vec(),
+                    headers,
+                ));
+            }
+        }
+        consumer.unsubscribe();
+        out
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn keys_of(path: &Path) -> BTreeSet<(String, String)> {
+    read_lines(path)
+        .iter()
+        .map(|a| (a["typology"].as_str().expect("t").to_owned(), alert_key(a)))
+        .collect()
+}
+
+fn summary(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).expect("summary")).expect("json")
+}
+
+#[test]
+fn consume_alerts_and_dead_letters_match_a_file_replay() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = broker.config(dir.path(), "single", "30s");
+
+    simulate(21, 1500, dir.path());
+    let events = dir.path().join("events.ndjson");
+    let invalid = read_lines(&dir.path().join("invalid-lines.ndjson"));
+    // `publish` produces the valid lines and names every invalid one by line.
+    let out = pantau()
+        .args(["publish", "--config"])
+        .arg(&config)
+        .arg(&events)
+        .output()
+        .expect("publish");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "invalid lines make publish fail"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for i in &invalid {
+        let needle = format!("events.ndjson:{}: ", i["line"]);
+        assert!(stderr.contains(&needle), "missing {needle} in {stderr}");
+    }
+    // A poison message among the good ones: straight to the topic, unvalidated.
+    let producer: rdkafka::producer::BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &broker.bootstrap)
+        .create()
+        .expect("producer");
+    let payload = b"{\"schema_version\":\"1\",\"event_id\":\"P-1\",\"event_type\":\"paym";
+    producer
+        .send(
+            rdkafka::producer::BaseRecord::to("pantau.events.v1")
+                .key("POISON")
+                .payload(&payload[..]),
+        )
+        .expect("send");
+    rdkafka::producer::Producer::flush(&producer, Duration::from_secs(10)).expect("flush");
+
+    let summary_path = dir.path().join("summary.json");
+    run_ok(
+        pantau()
+            .args(["run", "--quiet", "--stop-when-idle", "4s", "--config"])
+            .arg(&config)
+            .arg("--summary-json")
+            .arg(&summary_path),
+    );
+    let s = summary(&summary_path);
+    assert_eq!(s["rejected"], 1, "{s}");
+
+    let (file_alerts, _) = replay(&events, dir.path(), &[]);
+    let expected = keys_of(&file_alerts);
+    let got = keys_of(&dir.path().join("alerts-single.ndjson"));
+    let missed: Vec<_> = expected.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&expected).collect();
+    assert!(
+        missed.is_empty() && extra.is_empty(),
+        "one instance over 4 partitions = file replay; missed {missed:?}, extra {extra:?}"
+    );
+
+    // The alerts topic holds the same alerts, keyed by id, with headers.
+    let n = read_lines(&file_alerts).len();
+    let on_topic = broker.consume_all("pantau.alerts.v1", n);
+    assert_eq!(on_topic.len(), n);
+    for (key, value, headers) in &on_topic {
+        let a: serde_json::Value = serde_json::from_slice(value).expect("alert json");
+        assert_eq!(
+            key.as_deref(),
+            Some(a["alert_id"].as_str().expect("id").as_bytes())
+        );
+        assert!(headers.contains(&("typology".into(), a["typology"].as_str().unwrap().into())));
+    }
+    // The poison message is on the dead-letter topic, bytes and key intact.
+    let dlq = broker.consume_all("pantau.events.dlq.v1", 1);
+    assert_eq!(dlq.len(), 1);
+    let (key, value, headers) = &dlq[0];
+    assert_eq!(key.as_deref(), Some(&b"POISON"[..]));
+    assert_eq!(value.as_slice(), &payload[..]);
+    assert!(
+        headers.contains(&("reason".into(), "invalid_json".into())),
+        "{headers:?}"
+    );
+    assert!(headers.iter().any(|(k, _)| k == "source.offset"));
+}
+
+#[test]
+fn a_restart_resumes_from_the_committed_offsets() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = broker.config(dir.path(), "restart", "30s");
+    simulate(22, 400, dir.path());
+    let lines: Vec<String> = std::fs::read_to_string(dir.path().join("events.ndjson"))
+        .expect("events")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let half = lines.len() / 2;
+    let (first, second) = lines.split_at(half);
+    let run_once = |part: &[String], name: &str| -> serde_json::Value {
+        let f = dir.path().join(format!("{name}.ndjson"));
+        std::fs::write(&f, part.join("\n") + "\n").expect("write");
+        pantau()
+            .args(["publish", "--config"])
+            .arg(&config)
+            .arg(&f)
+            .output()
+            .expect("publish");
+        let s = dir.path().join(format!("{name}.summary.json"));
+        run_ok(
+            pantau()
+                .args(["run", "--quiet", "--stop-when-idle", "3s", "--config"])
+                .arg(&config)
+                .arg("--summary-json")
+                .arg(&s),
+        );
+        summary(&s)
+    };
+    let valid = |part: &[String]| {
+        part.iter()
+            .filter(|l| {
+                pantau::decode::Decoder::default()
+                    .decode(l.as_bytes())
+                    .is_ok()
+            })
+            .count() as u64
+    };
+    let s1 = run_once(first, "first");
+    assert_eq!(s1["records_read"].as_u64(), Some(valid(first)));
+    // The second run reads only what was published after the first committed.
+    let s2 = run_once(second, "second");
+    assert_eq!(s2["records_read"].as_u64(), Some(valid(second)));
+}
+
+#[test]
+fn an_idle_partition_does_not_hold_back_overdue_open() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = broker.config(dir.path(), "idle", "2s");
+    let ev = |id: &str, txn: &str, at: &str, extra: &str| {
+        format!(
+            r#"{{"schema_version":"1","event_id":"{id}","event_type":"submitted","occurred_at":"{at}","transaction_id":"{txn}","office_id":"DUKCAPIL-3273","service_code":"KTP_EL","officer_id":null,"channel":"counter","applicant_ref":"a-1","agent_ref":null{extra}}}"#
+        )
+    };
+    // T-OPEN (KTP_EL: 1 working day) is submitted on Monday; later submissions of
+    // other transactions move event time to Thursday. Transactions hash to
+    // different partitions, and after the first event most partitions fall silent.
+    let mut lines = vec![ev("e-open", "T-OPEN", "2026-03-02T09:00:00+07:00", "")];
+    for k in 0..12 {
+        lines.push(ev(
+            &format!("e-later-{k}"),
+            "T-LATER",
+            &format!("2026-03-05T{:02}:00:00+07:00", 8 + k),
+            "",
+        ));
+    }
+    let f = dir.path().join("idle.ndjson");
+    std::fs::write(&f, lines.join("\n") + "\n").expect("write");
+    run_ok(pantau().args(["publish", "--config"]).arg(&config).arg(&f));
+    // No --stop-when-idle: the stream never ends, so only the per-partition
+    // watermark with idleness can fire the deadline.
+    let alerts = dir.path().join("alerts-idle.ndjson");
+    let mut child = pantau()
+        .args(["run", "--quiet", "--config"])
+        .arg(&config)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run");
+    let until = Instant::now() + Duration::from_secs(60);
+    let mut found = false;
+    while Instant::now() < until {
+        if std::fs::read_to_string(&alerts).is_ok_and(|t| t.contains("overdue_open")) {
+            found = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    // SIGTERM: a graceful stop.
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let status = child.wait().expect("wait");
+    assert!(found, "overdue_open fired while partitions were idle");
+    assert!(status.success(), "graceful exit on SIGTERM: {status}");
+}
+
+/// Typologies that depend only on a transaction's own events: with several
+/// instances they must come out exactly as from one (the cross-transaction ones
+/// need the repartitioning of the state issue).
+const OWN: &[&str] = &[
+    "fee_on_free_service",
+    "fee_above_tariff",
+    "unreceipted_payment",
+    "unofficial_channel",
+    "sla_breach",
+    "overdue_open",
+    "reject_then_pay",
+    "off_hours_processing",
+];
+
+#[test]
+fn two_instances_with_a_rebalance_in_the_middle_lose_nothing() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Two workloads, the second after every event of the first (long-SLA services
+    // complete weeks later), with its own transaction ids.
+    let one = dir.path().join("one");
+    let two = dir.path().join("two");
+    run_ok(
+        pantau()
+            .args([
+                "simulate",
+                "--seed",
+                "31",
+                "--transactions",
+                "600",
+                "--days",
+                "14",
+                "--start",
+                "2026-02-02",
+                "--out",
+            ])
+            .arg(&one),
+    );
+    run_ok(
+        pantau()
+            .args([
+                "simulate",
+                "--seed",
+                "32",
+                "--transactions",
+                "600",
+                "--days",
+                "14",
+                "--start",
+                "2026-06-01",
+                "--out",
+            ])
+            .arg(&two),
+    );
+    let first = std::fs::read_to_string(one.join("events.ndjson")).expect("one");
+    let second = std::fs::read_to_string(two.join("events.ndjson"))
+        .expect("two")
+        .replace("\"TX", "\"TY");
+    let first_path = dir.path().join("first.ndjson");
+    let second_path = dir.path().join("second.ndjson");
+    let all_path = dir.path().join("all.ndjson");
+    std::fs::write(&first_path, &first).expect("write");
+    std::fs::write(&second_path, &second).expect("write");
+    std::fs::write(&all_path, format!("{first}{second}")).expect("write");
+
+    let config_a = broker.config(dir.path(), "a", "30s");
+    let config_b = dir.path().join("b.toml");
+    std::fs::write(
+        &config_b,
+        std::fs::read_to_string(&config_a)
+            .expect("config")
+            .replace("alerts-a.ndjson", "alerts-b.ndjson"),
+    )
+    .expect("write");
+    let start = |config: &Path| {
+        pantau()
+            .args(["run", "--quiet", "--stop-when-idle", "15s", "--config"])
+            .arg(config)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run")
+    };
+    let _ = pantau()
+        .args(["publish", "--config"])
+        .arg(&config_a)
+        .arg(&first_path)
+        .output();
+    let mut a = start(&config_a);
+    // Instance A owns every partition and works through the first month.
+    std::thread::sleep(Duration::from_secs(6));
+    let mut b = start(&config_b);
+    // B joins: the group rebalances, then the second month arrives.
+    std::thread::sleep(Duration::from_secs(5));
+    let _ = pantau()
+        .args(["publish", "--config"])
+        .arg(&config_a)
+        .arg(&second_path)
+        .output();
+    assert!(a.wait().expect("a").success());
+    assert!(b.wait().expect("b").success());
+
+    let own = |keys: BTreeSet<(String, String)>| -> BTreeSet<(String, String)> {
+        keys.into_iter()
+            .filter(|(t, _)| OWN.contains(&t.as_str()))
+            .collect()
+    };
+    let mut union = own(keys_of(&dir.path().join("alerts-a.ndjson")));
+    let b_keys = own(keys_of(&dir.path().join("alerts-b.ndjson")));
+    assert!(
+        !b_keys.is_empty(),
+        "instance B took over partitions after the rebalance"
+    );
+    union.extend(b_keys);
+    let (file_alerts, _) = replay(&all_path, dir.path(), &[]);
+    let expected = own(keys_of(&file_alerts));
+    let missed: Vec<_> = expected.difference(&union).collect();
+    let extra: Vec<_> = union.difference(&expected).collect();
+    assert!(
+        missed.is_empty() && extra.is_empty(),
+        "two instances = one; missed {missed:?}, extra {extra:?}"
+    );
+}
