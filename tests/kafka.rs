@@ -407,13 +407,16 @@ fn two_instances_with_a_rebalance_in_the_middle_lose_nothing() {
     )
     .expect("write");
     let start = |config: &Path| {
+        let log = std::fs::File::create(config.with_extension("log")).expect("log");
         pantau()
             .args(["run", "--quiet", "--stop-when-idle", "15s", "--config"])
             .arg(config)
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("run")
     };
+    let log_of =
+        |config: &Path| std::fs::read_to_string(config.with_extension("log")).unwrap_or_default();
     let _ = pantau()
         .args(["publish", "--config"])
         .arg(&config_a)
@@ -430,8 +433,16 @@ fn two_instances_with_a_rebalance_in_the_middle_lose_nothing() {
         .arg(&config_a)
         .arg(&second_path)
         .output();
-    assert!(a.wait().expect("a").success());
-    assert!(b.wait().expect("b").success());
+    assert!(
+        a.wait().expect("a").success(),
+        "instance a: {}",
+        log_of(&config_a)
+    );
+    assert!(
+        b.wait().expect("b").success(),
+        "instance b: {}",
+        log_of(&config_b)
+    );
 
     let own = |keys: BTreeSet<(String, String)>| -> BTreeSet<(String, String)> {
         keys.into_iter()

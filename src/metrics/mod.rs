@@ -173,6 +173,11 @@ impl Metrics {
             "Failed sink deliveries (before retry).",
             &["sink"],
         );
+        // Exposed at 0 from the start, so dashboards and alert rules see the
+        // series before the first failure.
+        for sink in ["file", "stdout", "kafka"] {
+            sink_errors_total.with_label_values(&[sink]);
+        }
         let kafka_consumer_lag = IntGaugeVec::new(
             Opts::new(
                 "pantau_kafka_consumer_lag",

@@ -319,7 +319,12 @@ pub(super) fn run(run: KafkaRun<'_>) -> Result<Summary, PipelineError> {
             for (p, next) in &to_commit {
                 tpl.add_partition_offset(&kafka.events_topic, *p, Offset::Offset(*next))?;
             }
-            consumer.commit(&tpl, CommitMode::Sync)?;
+            // A commit refused because the group is rebalancing (or this member
+            // was fenced) loses nothing: the messages are redelivered to the
+            // partition's next owner, whose alerts repeat with the same ids.
+            if let Err(e) = consumer.commit(&tpl, CommitMode::Sync) {
+                tracing::warn!("kafka: offsets not committed ({e}); they will be redelivered");
+            }
             to_commit.clear();
         }
         if let Some(w) = engine.watermark() {
