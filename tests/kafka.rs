@@ -409,8 +409,9 @@ fn two_instances_with_a_rebalance_in_the_middle_lose_nothing() {
     let start = |config: &Path| {
         let log = std::fs::File::create(config.with_extension("log")).expect("log");
         pantau()
-            .args(["run", "--quiet", "--stop-when-idle", "15s", "--config"])
+            .args(["run", "--quiet", "--stop-when-idle", "30s", "--config"])
             .arg(config)
+            .env("PANTAU_LOG", "info")
             .stderr(log)
             .spawn()
             .expect("run")
@@ -426,8 +427,20 @@ fn two_instances_with_a_rebalance_in_the_middle_lose_nothing() {
     // Instance A owns every partition and works through the first month.
     std::thread::sleep(Duration::from_secs(6));
     let mut b = start(&config_b);
-    // B joins: the group rebalances, then the second month arrives.
-    std::thread::sleep(Duration::from_secs(5));
+    // B joins: wait until the group has rebalanced and B owns partitions, then
+    // the second month arrives. (Instances keep their state when partitions
+    // move: that is the state issue's changelogs, so the events of one
+    // transaction must not straddle the rebalance here.)
+    let until = Instant::now() + Duration::from_secs(60);
+    while !log_of(&config_b).contains("partitions assigned") {
+        assert!(
+            Instant::now() < until,
+            "B was never assigned: {}",
+            log_of(&config_b)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(1));
     let _ = pantau()
         .args(["publish", "--config"])
         .arg(&config_a)

@@ -195,6 +195,12 @@ pub(super) fn run(run: KafkaRun<'_>) -> Result<Summary, PipelineError> {
                     PipelineError::Thread("kafka", std::io::Error::other("poisoned"))
                 })?,
             );
+        if !log.revoked.is_empty() {
+            tracing::info!("kafka: partitions revoked: {:?}", log.revoked);
+        }
+        if !log.assigned.is_empty() {
+            tracing::info!("kafka: partitions assigned: {:?}", log.assigned);
+        }
         if !log.assigned.is_empty() && last_message.is_none() {
             last_message = Some(Instant::now());
         }
