@@ -173,6 +173,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// A file of NDJSON lines, or standard input for `-`, with its display name.
+fn open_lines(file: &std::path::Path) -> Result<(String, Box<dyn std::io::BufRead>)> {
+    let name = file.display().to_string();
+    let reader: Box<dyn std::io::BufRead> = if name == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(file).with_context(|| format!("opening {name}"))?,
+        ))
+    };
+    Ok((name, reader))
+}
+
 fn kafka_section<'a>(
     cfg: &'a Config,
     path: &std::path::Path,
@@ -221,14 +234,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             max_event_bytes,
         } => {
             let decoder = Decoder::new(max_event_bytes);
-            let name = file.display().to_string();
-            let reader: Box<dyn std::io::BufRead> = if name == "-" {
-                Box::new(std::io::stdin().lock())
-            } else {
-                Box::new(std::io::BufReader::new(
-                    std::fs::File::open(&file).with_context(|| format!("opening {name}"))?,
-                ))
-            };
+            let (name, reader) = open_lines(&file)?;
             let stdout = std::io::stdout();
             let mut out = stdout.lock();
             let report = pantau::validate::validate(reader, &name, &decoder, &mut out)?;
@@ -313,14 +319,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             let cfg = Config::load(&config)?;
             let kafka = kafka_section(&cfg, &config)?;
             let decoder = Decoder::new(cfg.pipeline.max_event_bytes);
-            let name = file.display().to_string();
-            let reader: Box<dyn std::io::BufRead> = if name == "-" {
-                Box::new(std::io::stdin().lock())
-            } else {
-                Box::new(std::io::BufReader::new(
-                    std::fs::File::open(&file).with_context(|| format!("opening {name}"))?,
-                ))
-            };
+            let (name, reader) = open_lines(&file)?;
             let r = pantau::kafka::publish::publish(
                 reader,
                 &name,

@@ -83,6 +83,31 @@ pub struct Summary {
 }
 
 impl Summary {
+    fn admitted(&mut self, admission: Admission) {
+        match admission {
+            Admission::Accepted => self.accepted += 1,
+            Admission::Late => self.late += 1,
+            Admission::Duplicate => self.duplicates += 1,
+        }
+    }
+
+    fn rejected(&mut self, reason: &str) {
+        self.rejected += 1;
+        *self
+            .rejected_by_reason
+            .entry(reason.to_owned())
+            .or_default() += 1;
+    }
+
+    /// The final figures: state left in the engine, time and rate.
+    fn finish(mut self, engine: &Engine, started: Instant) -> Summary {
+        self.transactions_in_state = engine.transactions();
+        self.open_transactions = engine.open_transactions();
+        self.elapsed_s = started.elapsed().as_secs_f64();
+        self.records_per_s = self.records_read as f64 / self.elapsed_s.max(1e-9);
+        self
+    }
+
     pub fn render(&self) -> String {
         let mut s = format!(
             "records read {}  accepted {}  late {}  duplicates {}  rejected {}\n",
@@ -312,18 +337,10 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
                     let et = e.event_type();
                     let admission = engine.ingest(e);
                     metrics.count_event(et, admission.outcome());
-                    match admission {
-                        Admission::Accepted => summary.accepted += 1,
-                        Admission::Late => summary.late += 1,
-                        Admission::Duplicate => summary.duplicates += 1,
-                    }
+                    summary.admitted(admission);
                 }
                 Item::Rejected(record, rejection) => {
-                    summary.rejected += 1;
-                    *summary
-                        .rejected_by_reason
-                        .entry(record.reason.to_owned())
-                        .or_default() += 1;
+                    summary.rejected(record.reason);
                     metrics.count_rejection(rejection.reason.as_str());
                     rejected_sink.write(&record)?;
                 }
@@ -380,11 +397,7 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
     if let Some(w) = engine.watermark() {
         metrics.watermark_seconds.set(w.timestamp() as f64);
     }
-    summary.transactions_in_state = engine.transactions();
-    summary.open_transactions = engine.open_transactions();
-    summary.elapsed_s = started.elapsed().as_secs_f64();
-    summary.records_per_s = summary.records_read as f64 / summary.elapsed_s.max(1e-9);
-    Ok(summary)
+    Ok(summary.finish(&engine, started))
 }
 
 pub(crate) fn record_alerts(summary: &mut Summary, alerts: &[crate::alerts::Alert]) {

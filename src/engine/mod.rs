@@ -19,13 +19,13 @@ pub use expiry::ExpiryWheel;
 pub use timers::{Timer, TimerKind, Timers};
 pub use watermark::Watermark;
 
-use crate::alerts::{Alert, Scope, Severity, alert_id, format_time};
+use crate::alerts::{Alert, Severity, alert_id, format_time};
 use crate::config::{Config, Parameters};
 use crate::decode::{Event, EventBody};
 use crate::metrics::{Metrics, Outcome};
 use crate::reference::Reference;
 use crate::rules::custom::CustomRules;
-use crate::rules::{self, Finding, RuleCtx, Typology, fees};
+use crate::rules::{self, EntityFinding, Finding, RuleCtx, Typology, fees};
 use crate::state::{
     Agents, Baselines, Dedup, OfficerWindows, ReceiptRegistry, ReceiptUse, TxnState,
 };
@@ -618,6 +618,7 @@ fn count_alert(metrics: &Metrics, alert: &Alert) {
     }
 }
 
+/// A transaction-scoped finding: its context is the transaction's.
 fn build_alert(
     settings: &EngineSettings,
     metrics: &Metrics,
@@ -626,28 +627,40 @@ fn build_alert(
     officer: Option<&CompactString>,
     f: Finding,
 ) -> Alert {
+    let finding = EntityFinding {
+        finding: f,
+        scope_key: txn_id.to_owned(),
+        transaction_id: Some(txn_id.into()),
+        office_id: Some(state.office_id.clone()),
+        service_code: Some(state.service_code.clone()),
+        officer_id: officer.or(state.last_officer.as_ref()).cloned(),
+        agent_ref: state.submitted.as_ref().and_then(|s| s.agent_ref.clone()),
+        window: None,
+    };
+    alert_from(settings, metrics, finding)
+}
+
+/// Every built-in alert is made here: id, configured severity, context, and
+/// the alert counters.
+fn alert_from(settings: &EngineSettings, metrics: &Metrics, ef: EntityFinding) -> Alert {
+    let f = ef.finding;
     let typology = f.typology.name();
     let configured = settings.severity[f.typology as usize];
     let severity = f.severity.map_or(configured, |s| s.max(configured));
+    let own = |s: Option<CompactString>| s.map(|s| s.to_string());
     let alert = Alert {
-        alert_id: alert_id(typology, txn_id),
+        alert_id: alert_id(typology, &ef.scope_key),
         typology: typology.to_owned(),
         severity,
-        scope: Scope::Transaction,
-        transaction_id: Some(txn_id.to_owned()),
-        related_transaction_id: f.related_transaction_id.map(|s| s.to_string()),
-        office_id: Some(state.office_id.to_string()),
-        service_code: Some(state.service_code.to_string()),
-        officer_id: officer
-            .or(state.last_officer.as_ref())
-            .map(|s| s.to_string()),
-        agent_ref: state
-            .submitted
-            .as_ref()
-            .and_then(|s| s.agent_ref.as_ref())
-            .map(|s| s.to_string()),
-        window_start: None,
-        window_end: None,
+        scope: f.typology.scope(),
+        transaction_id: own(ef.transaction_id),
+        related_transaction_id: own(f.related_transaction_id),
+        office_id: own(ef.office_id),
+        service_code: own(ef.service_code),
+        officer_id: own(ef.officer_id),
+        agent_ref: own(ef.agent_ref),
+        window_start: ef.window.map(|w| format_time(w.0)),
+        window_end: ef.window.map(|w| format_time(w.1)),
         event_time: format_time(f.event_time),
         observed: f.observed,
         expected: f.expected,

@@ -8,12 +8,11 @@ use chrono::{DateTime, Duration, Utc};
 use compact_str::CompactString;
 use prometheus::Gauge;
 
-use super::{Engine, EngineSettings, Sequenced, TimerKind, Timers, count_alert, to_duration};
-use crate::alerts::{Alert, alert_id, format_time};
+use super::{Engine, EngineSettings, Sequenced, TimerKind, Timers, alert_from, to_duration};
 use crate::decode::{Event, EventBody};
 use crate::metrics::Metrics;
 use crate::reference::OfficeContext;
-use crate::rules::{self, EntityFinding, Finding, Typology};
+use crate::rules::{self, Finding, Typology};
 use crate::state::{AgentSubmission, Baselines, GroupKey, OfficerWindows, TxnState};
 
 /// How long an agent that was alerted is remembered after its last alert, so a
@@ -59,7 +58,7 @@ impl Engine {
             p.broker_min_applicants,
             days,
         );
-        let alert = build_entity_alert(&self.settings, &self.metrics, finding);
+        let alert = alert_from(&self.settings, &self.metrics, finding);
         self.out.push(Sequenced {
             seq,
             rank: 0,
@@ -86,7 +85,7 @@ impl Engine {
         }
         let seq = self.next_seq();
         for f in findings {
-            let alert = build_entity_alert(&self.settings, &self.metrics, f);
+            let alert = alert_from(&self.settings, &self.metrics, f);
             self.out.push(Sequenced {
                 seq,
                 rank: 0,
@@ -118,7 +117,8 @@ pub(super) struct WindowParts<'a> {
     pub baseline_gauges: &'a mut HashMap<(CompactString, CompactString), Gauge, ahash::RandomState>,
 }
 
-/// An `issued` completion or a transaction turning irregular: feeds the baseline
+/// Called for an issued transaction at its completion or when it turns
+/// irregular: feeds the baseline
 /// and officer windows, and judges `speed_money`. Runs before the event's
 /// findings are marked as fired, so `state.fired` still tells what was known.
 pub(super) fn on_transaction(
@@ -138,9 +138,6 @@ pub(super) fn on_transaction(
         timers,
         baseline_gauges,
     } = parts;
-    if !state.issued() {
-        return;
-    }
     let was_irregular = state.fired & Typology::IRREGULAR != 0;
     let irregular = irregular_bits & Typology::IRREGULAR != 0;
     let p = &settings.params;
@@ -224,39 +221,4 @@ pub(super) fn completes(event: &Event, state: &TxnState) -> bool {
             .closed
             .as_ref()
             .is_some_and(|c| c.mark.event_id == event.event_id)
-}
-
-pub(super) fn build_entity_alert(
-    settings: &EngineSettings,
-    metrics: &Metrics,
-    ef: EntityFinding,
-) -> Alert {
-    let f = ef.finding;
-    let typology = f.typology.name();
-    let configured = settings.severity[f.typology as usize];
-    let severity = f.severity.map_or(configured, |s| s.max(configured));
-    let own = |s: Option<CompactString>| s.map(|s| s.to_string());
-    let alert = Alert {
-        alert_id: alert_id(typology, &ef.scope_key),
-        typology: typology.to_owned(),
-        severity,
-        scope: f.typology.scope(),
-        transaction_id: own(ef.transaction_id),
-        related_transaction_id: own(f.related_transaction_id),
-        office_id: own(ef.office_id),
-        service_code: own(ef.service_code),
-        officer_id: own(ef.officer_id),
-        agent_ref: own(ef.agent_ref),
-        window_start: Some(format_time(ef.window.0)),
-        window_end: Some(format_time(ef.window.1)),
-        event_time: format_time(f.event_time),
-        observed: f.observed,
-        expected: f.expected,
-        evidence_event_ids: f.evidence.into_iter().map(|s| s.to_string()).collect(),
-        summary_id: f.summary_id,
-        summary_en: f.summary_en,
-        pipeline: settings.pipeline.clone(),
-    };
-    count_alert(metrics, &alert);
-    alert
 }

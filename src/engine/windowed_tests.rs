@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::tests::{done, engine, engine_with, ev, feed, pay, run, sub};
 use super::*;
+use crate::alerts::Scope;
 
 /// An office outside the catalogue: its zone comes from the events' offset.
 const X: &str = "KANTOR-UJI-1";

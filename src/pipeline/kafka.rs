@@ -16,7 +16,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use super::{Overrides, PipelineError, Summary, record_alerts};
 use crate::config::{Config, SinkConfig};
 use crate::decode::{Decoder, Event, Rejection};
-use crate::engine::{Admission, Engine};
+use crate::engine::Engine;
 use crate::kafka::consumer::PantauConsumerContext;
 use crate::kafka::{KafkaConfig, KafkaProducer, Role};
 use crate::metrics::Metrics;
@@ -237,18 +237,10 @@ pub(super) fn run(run: KafkaRun<'_>) -> Result<Summary, PipelineError> {
                     let et = e.event_type();
                     let admission = engine.ingest_from(m.partition, e);
                     metrics.count_event(et, admission.outcome());
-                    match admission {
-                        Admission::Accepted => summary.accepted += 1,
-                        Admission::Late => summary.late += 1,
-                        Admission::Duplicate => summary.duplicates += 1,
-                    }
+                    summary.admitted(admission);
                 }
                 Err(r) => {
-                    summary.rejected += 1;
-                    *summary
-                        .rejected_by_reason
-                        .entry(r.reason.as_str().to_owned())
-                        .or_default() += 1;
+                    summary.rejected(r.reason.as_str());
                     metrics.count_rejection(r.reason.as_str());
                     if let Some(dlq) = &dlq_out {
                         let headers = dlq_headers(&r, &source, m.partition, m.offset);
@@ -341,9 +333,5 @@ pub(super) fn run(run: KafkaRun<'_>) -> Result<Summary, PipelineError> {
         }
     }
     consumer.unsubscribe();
-    summary.transactions_in_state = engine.transactions();
-    summary.open_transactions = engine.open_transactions();
-    summary.elapsed_s = started.elapsed().as_secs_f64();
-    summary.records_per_s = summary.records_read as f64 / summary.elapsed_s.max(1e-9);
-    Ok(summary)
+    Ok(summary.finish(&engine, started))
 }

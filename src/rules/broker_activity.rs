@@ -103,7 +103,7 @@ pub fn broker_activity(
         service_code: service,
         officer_id: None,
         agent_ref: Some(agent.clone()),
-        window: (first, window.end),
+        window: Some((first, window.end)),
         transaction_id: None,
     }
 }

@@ -134,8 +134,8 @@ pub struct Finding {
     pub summary_en: String,
 }
 
-/// A finding about an entity (an agent, an officer in a window) rather than one
-/// transaction: it brings its own scope key and context.
+/// A finding with its scope key and context: a transaction's, an agent's, or an
+/// officer's in a window.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntityFinding {
     pub finding: Finding,
@@ -146,7 +146,8 @@ pub struct EntityFinding {
     pub service_code: Option<CompactString>,
     pub officer_id: Option<CompactString>,
     pub agent_ref: Option<CompactString>,
-    pub window: (DateTime<FixedOffset>, DateTime<FixedOffset>),
+    /// Set for windowed typologies.
+    pub window: Option<(DateTime<FixedOffset>, DateTime<FixedOffset>)>,
 }
 
 /// What a transaction rule may look at when an event has been folded into state.

@@ -190,7 +190,7 @@ pub fn officer_outlier(
             service_code: Some(service_code.clone()),
             officer_id: Some(officer.clone()),
             agent_ref: None,
-            window: (group.start, group.end),
+            window: Some((group.start, group.end)),
             transaction_id: None,
         });
     }

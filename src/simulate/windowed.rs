@@ -120,8 +120,13 @@ fn time_key(t: DateTime<FixedOffset>, use_z: bool) -> String {
 pub fn labels(txns: &[SimTxn], max_t: DateTime<Utc>) -> Vec<ExpectedAlert> {
     let mut out = Vec::new();
     broker_labels(txns, &mut out);
-    speed_money_labels(txns, &mut out);
-    officer_labels(txns, max_t, &mut out);
+    // Irregular by the complete story: one typology evaluation per transaction.
+    let irregular: Vec<bool> = txns
+        .iter()
+        .map(|t| is_irregular(&t.labels(DateTime::<Utc>::MAX_UTC)))
+        .collect();
+    speed_money_labels(txns, &irregular, &mut out);
+    officer_labels(txns, &irregular, max_t, &mut out);
     out
 }
 
@@ -177,7 +182,7 @@ fn is_irregular(labels: &[&str]) -> bool {
 /// (office, service) -> (completion, duration in seconds) of issued transactions.
 type Completions<'a> = HashMap<(&'a str, &'a str), Vec<(DateTime<Utc>, i64)>>;
 
-fn speed_money_labels(txns: &[SimTxn], out: &mut Vec<ExpectedAlert>) {
+fn speed_money_labels(txns: &[SimTxn], irregular: &[bool], out: &mut Vec<ExpectedAlert>) {
     let mut baselines: Completions<'_> = HashMap::new();
     for t in txns {
         if let (Some(s), Some((c, _))) = (t.submitted_at(), t.issued()) {
@@ -190,11 +195,11 @@ fn speed_money_labels(txns: &[SimTxn], out: &mut Vec<ExpectedAlert>) {
             }
         }
     }
-    for t in txns {
-        let labels = t.labels(DateTime::<Utc>::MAX_UTC);
-        if !is_irregular(&labels) {
-            continue;
-        }
+    for (t, _) in txns
+        .iter()
+        .zip(irregular)
+        .filter(|(_, irregular)| **irregular)
+    {
         let (Some(s), Some((c, _))) = (t.submitted_at(), t.issued()) else {
             continue;
         };
@@ -234,11 +239,16 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-fn officer_labels(txns: &[SimTxn], max_t: DateTime<Utc>, out: &mut Vec<ExpectedAlert>) {
+fn officer_labels(
+    txns: &[SimTxn],
+    irregular: &[bool],
+    max_t: DateTime<Utc>,
+    out: &mut Vec<ExpectedAlert>,
+) {
     // (office, service, window start) -> officer -> (issued, irregular)
     type Week = (String, String, DateTime<FixedOffset>);
     let mut weeks: BTreeMap<Week, BTreeMap<String, (u32, u32)>> = BTreeMap::new();
-    for t in txns {
+    for (t, &was_irregular) in txns.iter().zip(irregular) {
         let Some((c, Some(officer))) = t.issued() else {
             continue;
         };
@@ -250,7 +260,7 @@ fn officer_labels(txns: &[SimTxn], max_t: DateTime<Utc>, out: &mut Vec<ExpectedA
             .single()
             .expect("fixed offset");
         let end = start + Duration::days(7);
-        let irregular = is_irregular(&t.labels(DateTime::<Utc>::MAX_UTC))
+        let irregular = was_irregular
             && t.irregular_since()
                 .is_some_and(|i| i.to_utc() <= end.to_utc());
         let tally = weeks
