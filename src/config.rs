@@ -338,6 +338,146 @@ pub enum SinkConfig {
     Stdout,
     /// `[kafka] alerts_topic` for alerts, `[kafka] dlq_topic` for rejected records.
     Kafka,
+    /// Alertmanager's `POST /api/v2/alerts` (alerts only).
+    Alertmanager(AlertmanagerSinkConfig),
+    /// A signed HTTP POST of each alert (alerts only).
+    Webhook(WebhookSinkConfig),
+}
+
+impl SinkConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SinkConfig::File { .. } => "file",
+            SinkConfig::Stdout => "stdout",
+            SinkConfig::Kafka => "kafka",
+            SinkConfig::Alertmanager(_) => "alertmanager",
+            SinkConfig::Webhook(_) => "webhook",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerSinkConfig {
+    /// Alertmanager's base URL, e.g. `http://alertmanager:9093`.
+    pub url: String,
+    /// How long an alert stays active in Alertmanager after pantau sends it
+    /// (`endsAt`), so alerts resolve on their own.
+    #[serde(with = "humantime_serde", default = "default_hold")]
+    pub hold: Duration,
+    /// Alerts per POST.
+    #[serde(default = "default_am_batch")]
+    pub batch_size: usize,
+    /// Shown as each alert's source link in Alertmanager.
+    #[serde(default)]
+    pub generator_url: Option<String>,
+    /// NDJSON file for alerts not delivered within the retry budget.
+    pub dead_letter: PathBuf,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSinkConfig {
+    pub url: String,
+    /// Name of the environment variable holding the HMAC-SHA256 secret.
+    pub secret_env: String,
+    /// NDJSON file for alerts not delivered within the retry budget.
+    pub dead_letter: PathBuf,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+}
+
+/// Retry, queue and circuit-breaker settings shared by the HTTP sinks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Alerts held in memory; when full, the pipeline waits (backpressure).
+    #[serde(default = "default_queue_capacity")]
+    pub queue_capacity: usize,
+    /// Attempts per delivery, the first included.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    #[serde(with = "humantime_serde", default = "default_initial_backoff")]
+    pub initial_backoff: Duration,
+    #[serde(with = "humantime_serde", default = "default_max_backoff")]
+    pub max_backoff: Duration,
+    /// Per request.
+    #[serde(with = "humantime_serde", default = "default_request_timeout")]
+    pub timeout: Duration,
+    /// After a delivery exhausts its retries, later alerts go straight to the
+    /// dead-letter file until one probe per this interval succeeds.
+    #[serde(with = "humantime_serde", default = "default_probe_interval")]
+    pub probe_interval: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            queue_capacity: default_queue_capacity(),
+            max_attempts: default_max_attempts(),
+            initial_backoff: default_initial_backoff(),
+            max_backoff: default_max_backoff(),
+            timeout: default_request_timeout(),
+            probe_interval: default_probe_interval(),
+        }
+    }
+}
+
+impl DeliveryConfig {
+    fn check(&self, sink: &str) -> Result<(), String> {
+        if self.queue_capacity == 0 {
+            return Err(format!("{sink}.delivery.queue_capacity must be at least 1"));
+        }
+        if self.max_attempts == 0 {
+            return Err(format!("{sink}.delivery.max_attempts must be at least 1"));
+        }
+        if self.initial_backoff > self.max_backoff {
+            return Err(format!(
+                "{sink}.delivery.initial_backoff must not exceed max_backoff"
+            ));
+        }
+        if self.timeout.is_zero() {
+            return Err(format!("{sink}.delivery.timeout must be positive"));
+        }
+        Ok(())
+    }
+}
+
+fn default_hold() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+fn default_am_batch() -> usize {
+    64
+}
+fn default_queue_capacity() -> usize {
+    10_000
+}
+fn default_max_attempts() -> u32 {
+    8
+}
+fn default_initial_backoff() -> Duration {
+    Duration::from_millis(500)
+}
+fn default_max_backoff() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_probe_interval() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn check_url(sink: &str, url: &str) -> Result<(), String> {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        Ok(())
+    } else {
+        Err(format!(
+            "{sink}.url must start with http:// or https://, got {url:?}"
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -394,6 +534,34 @@ impl Config {
             return Err(invalid(
                 "a kafka source or sink needs a [kafka] section (bootstrap_servers, topics)".into(),
             ));
+        }
+        for (i, sink) in config.sinks.alerts.iter().enumerate() {
+            let at = format!("sinks.alerts[{i}] ({})", sink.kind());
+            match sink {
+                SinkConfig::Alertmanager(am) => {
+                    check_url(&at, &am.url).map_err(invalid)?;
+                    if am.batch_size == 0 {
+                        return Err(invalid(format!("{at}.batch_size must be at least 1")));
+                    }
+                    am.delivery.check(&at).map_err(invalid)?;
+                }
+                SinkConfig::Webhook(w) => {
+                    check_url(&at, &w.url).map_err(invalid)?;
+                    if w.secret_env.is_empty() {
+                        return Err(invalid(format!("{at}.secret_env must name a variable")));
+                    }
+                    w.delivery.check(&at).map_err(invalid)?;
+                }
+                _ => {}
+            }
+        }
+        if let Some(r) = &config.sinks.rejected
+            && matches!(r, SinkConfig::Alertmanager(_) | SinkConfig::Webhook(_))
+        {
+            return Err(invalid(format!(
+                "sinks.rejected: kind {} carries alerts only; use file, stdout or kafka",
+                r.kind()
+            )));
         }
         for name in config.typologies.keys() {
             if Typology::from_name(name).is_none() {

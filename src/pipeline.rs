@@ -275,7 +275,7 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
                 alert_sink.write(&alerts)?;
                 sink_time.observe(t.elapsed().as_secs_f64());
             }
-            Ok(())
+            alert_sink.close()
         })
         .map_err(|e| PipelineError::Thread("pantau-sink", e))?;
     let mut rejected_sink = RejectedSink::open(rejected_cfg.as_ref())?;

@@ -40,3 +40,46 @@ fn kubernetes_configmap_and_kafka_pipelines_load() {
         assert!(manifest.contains(needle), "{needle}");
     }
 }
+
+#[test]
+fn compose_file_is_valid_and_mounts_files_that_exist() {
+    let status = std::process::Command::new("bash")
+        .arg(repo().join("scripts/validate-compose.sh"))
+        .status()
+        .expect("validator runs");
+    assert!(
+        status.success(),
+        "docker-compose config rejected docker-compose.yml"
+    );
+    let compose = std::fs::read_to_string(repo().join("docker-compose.yml")).expect("compose");
+    let mut mounts = 0;
+    for line in compose.lines() {
+        if let Some(src) = line.trim().strip_prefix("- ./") {
+            let path = src.split(':').next().expect("source");
+            assert!(
+                repo().join(path).exists(),
+                "compose mounts ./{path}, which is missing"
+            );
+            mounts += 1;
+        }
+    }
+    assert!(
+        mounts >= 5,
+        "prometheus, rules, alertmanager, grafana and webhook mounts"
+    );
+    for service in [
+        "kafka:",
+        "topics:",
+        "simulator:",
+        "pantau:",
+        "prometheus:",
+        "alertmanager:",
+        "grafana:",
+        "webhook-receiver:",
+    ] {
+        assert!(
+            compose.contains(&format!("\n  {service}")),
+            "service {service}"
+        );
+    }
+}

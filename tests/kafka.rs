@@ -478,3 +478,62 @@ fn two_instances_with_a_rebalance_in_the_middle_lose_nothing() {
         "two instances = one; missed {missed:?}, extra {extra:?}"
     );
 }
+
+fn status_of(port: u16, path: &str) -> Option<String> {
+    http_get(port, path).and_then(|r| r.lines().next().map(str::to_owned))
+}
+
+#[test]
+fn readyz_waits_until_the_consumer_has_joined_its_group() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wait_for = |port: u16, path: &str, code: &str, secs: u64| {
+        let until = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < until {
+            if status_of(port, path).is_some_and(|s| s.contains(code)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
+    };
+    // No broker answers: alive, never ready.
+    let config = broker.config(dir.path(), "unreachable", "2s");
+    let text = std::fs::read_to_string(&config)
+        .expect("config")
+        .replace(&broker.bootstrap, &format!("127.0.0.1:{}", free_port()));
+    std::fs::write(&config, text).expect("write");
+    let port = free_port();
+    let mut child = pantau()
+        .args(["run", "--quiet", "--config"])
+        .arg(&config)
+        .arg("--metrics-listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run");
+    assert!(wait_for(port, "/healthz", "200", 20), "alive");
+    for _ in 0..10 {
+        let s = status_of(port, "/readyz").unwrap_or_default();
+        assert!(s.contains("503"), "not ready without a broker: {s}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // With the broker: ready once the group has assigned partitions.
+    let config = broker.config(dir.path(), "ready", "2s");
+    let port = free_port();
+    let mut child = pantau()
+        .args(["run", "--quiet", "--config"])
+        .arg(&config)
+        .arg("--metrics-listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run");
+    let ready = wait_for(port, "/readyz", "200", 40);
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    let status = child.wait().expect("wait");
+    assert!(ready, "ready after joining the group");
+    assert!(status.success(), "graceful exit on SIGTERM: {status}");
+}

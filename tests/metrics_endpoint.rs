@@ -2,24 +2,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-fn get(port: u16, path: &str) -> Option<String> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut body = String::new();
-    s.read_to_string(&mut body).ok()?;
-    Some(body)
-}
 
 fn accepted(body: &str) -> u64 {
     body.lines()
@@ -32,11 +17,7 @@ fn accepted(body: &str) -> u64 {
 
 #[test]
 fn metrics_are_served_with_contract_names_during_a_run() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = free_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let base = std::fs::read_to_string(repo().join("pipelines/demo.toml")).expect("config");
     let cfg = dir.path().join("demo.toml");
@@ -59,7 +40,7 @@ fn metrics_are_served_with_contract_names_during_a_run() {
     let started = Instant::now();
     let mut metrics = None;
     while started.elapsed() < Duration::from_secs(60) {
-        if let Some(body) = get(port, "/metrics")
+        if let Some(body) = http_get(port, "/metrics")
             && accepted(&body) > 0
         {
             metrics = Some(body);
@@ -67,8 +48,8 @@ fn metrics_are_served_with_contract_names_during_a_run() {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    let health = get(port, "/healthz").unwrap_or_default();
-    let ready = get(port, "/readyz").unwrap_or_default();
+    let health = http_get(port, "/healthz").unwrap_or_default();
+    let ready = http_get(port, "/readyz").unwrap_or_default();
     let status = child.wait().expect("exit");
     assert!(status.success());
     let body = metrics.expect("metrics served during the run");

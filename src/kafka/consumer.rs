@@ -12,6 +12,8 @@ use crate::metrics::Metrics;
 
 #[derive(Debug, Default)]
 pub struct RebalanceLog {
+    /// An assignment arrived, possibly empty: this member has joined its group.
+    pub joined: bool,
     pub assigned: Vec<i32>,
     pub revoked: Vec<i32>,
 }
@@ -60,6 +62,7 @@ impl ConsumerContext for PantauConsumerContext {
         if let Rebalance::Assign(tpl) = rebalance
             && let Ok(mut log) = self.rebalances.lock()
         {
+            log.joined = true;
             log.assigned.extend(partitions(tpl));
         }
     }

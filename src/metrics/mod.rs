@@ -53,6 +53,11 @@ pub struct Metrics {
     pub event_lag_seconds: Histogram,
     pub processing_seconds: HistogramVec,
     pub sink_errors_total: IntCounterVec,
+    /// Extensions (docs/metrics.md): the HTTP sinks' deliveries, dead letters and
+    /// queue depth, by sink.
+    pub sink_delivered_total: IntCounterVec,
+    pub sink_dead_letters_total: IntCounterVec,
+    pub sink_queue_depth: IntGaugeVec,
     pub kafka_consumer_lag: IntGaugeVec,
     pub build_info: IntGaugeVec,
     /// Extension (docs/metrics.md): events accepted with reference-data problems.
@@ -175,9 +180,31 @@ impl Metrics {
         );
         // Exposed at 0 from the start, so dashboards and alert rules see the
         // series before the first failure.
-        for sink in ["file", "stdout", "kafka"] {
+        for sink in ["file", "stdout", "kafka", "alertmanager", "webhook"] {
             sink_errors_total.with_label_values(&[sink]);
         }
+        let sink_delivered_total = counter_vec(
+            &r,
+            "pantau_sink_delivered_total",
+            "Alerts delivered by an HTTP sink (Alertmanager, webhook).",
+            &["sink"],
+        );
+        let sink_dead_letters_total = counter_vec(
+            &r,
+            "pantau_sink_dead_letters_total",
+            "Alerts an HTTP sink gave up on and wrote to its dead-letter file.",
+            &["sink"],
+        );
+        let sink_queue_depth = IntGaugeVec::new(
+            Opts::new(
+                "pantau_sink_queue_depth",
+                "Alerts waiting in an HTTP sink's bounded queue.",
+            ),
+            &["sink"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(sink_queue_depth.clone()))
+            .expect("unique metric");
         let kafka_consumer_lag = IntGaugeVec::new(
             Opts::new(
                 "pantau_kafka_consumer_lag",
@@ -230,6 +257,9 @@ impl Metrics {
             event_lag_seconds,
             processing_seconds,
             sink_errors_total,
+            sink_delivered_total,
+            sink_dead_letters_total,
+            sink_queue_depth,
             kafka_consumer_lag,
             build_info,
             data_quality_total,

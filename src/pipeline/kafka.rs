@@ -151,7 +151,6 @@ pub(super) fn run(run: KafkaRun<'_>) -> Result<Summary, PipelineError> {
         .then(|| KafkaProducer::new(kafka, Some(metrics.clone()), "dead letters"))
         .transpose()?;
     let mut rejected_file = RejectedSink::open(rejected_cfg.as_ref())?;
-    ready.store(true, Ordering::Relaxed);
 
     let decoder = Decoder::new(config.pipeline.max_event_bytes);
     let batch_size = ov.batch_size.unwrap_or(config.pipeline.batch_size);
@@ -200,6 +199,11 @@ pub(super) fn run(run: KafkaRun<'_>) -> Result<Summary, PipelineError> {
         }
         if !log.assigned.is_empty() {
             tracing::info!("kafka: partitions assigned: {:?}", log.assigned);
+        }
+        if log.joined {
+            // Ready once the group has given this member its share (possibly
+            // none, when instances outnumber partitions), not at start.
+            ready.store(true, Ordering::Relaxed);
         }
         if !log.assigned.is_empty() && last_message.is_none() {
             last_message = Some(Instant::now());
@@ -311,6 +315,7 @@ pub(super) fn run(run: KafkaRun<'_>) -> Result<Summary, PipelineError> {
         if let Some(dlq) = &dlq_out {
             dlq.flush(FLUSH_TIMEOUT)?;
         }
+        file_alerts.flush()?;
         sink_time.observe(t.elapsed().as_secs_f64());
         if !to_commit.is_empty() {
             let mut tpl = TopicPartitionList::new();
@@ -333,5 +338,6 @@ pub(super) fn run(run: KafkaRun<'_>) -> Result<Summary, PipelineError> {
         }
     }
     consumer.unsubscribe();
+    file_alerts.close()?;
     Ok(summary.finish(&engine, started))
 }

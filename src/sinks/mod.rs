@@ -1,7 +1,11 @@
-//! Sinks: where alerts and rejected records go (NDJSON file, stdout).
+//! Sinks: where alerts and rejected records go (NDJSON file, stdout, and for
+//! alerts Alertmanager and signed webhooks; Kafka is produced by its pipeline).
 
+pub mod alertmanager;
 pub mod alerts;
+pub mod delivery;
 pub mod rejected;
+pub mod webhook;
 
 pub use alerts::AlertSink;
 pub use rejected::{RejectedRecord, RejectedSink};
@@ -16,6 +20,8 @@ pub enum SinkError {
     Open { path: String, source: io::Error },
     #[error("writing to {sink}: {source}")]
     Write { sink: String, source: io::Error },
+    #[error("{sink} sink: {message}")]
+    Http { sink: &'static str, message: String },
 }
 
 /// An NDJSON output: a file (parent folders created) or standard output.
@@ -25,7 +31,17 @@ pub(crate) enum LineWriter {
 }
 
 impl LineWriter {
+    /// A new file, replacing any earlier one.
     pub fn file(path: &Path) -> Result<LineWriter, SinkError> {
+        Self::open(path, false)
+    }
+
+    /// Appends to the file: dead letters of earlier runs are kept.
+    pub fn append(path: &Path) -> Result<LineWriter, SinkError> {
+        Self::open(path, true)
+    }
+
+    fn open(path: &Path, append: bool) -> Result<LineWriter, SinkError> {
         let open = |source| SinkError::Open {
             path: path.display().to_string(),
             source,
@@ -33,7 +49,13 @@ impl LineWriter {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(open)?;
         }
-        let f = File::create(path).map_err(open)?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(path)
+            .map_err(open)?;
         Ok(LineWriter::File {
             path: path.display().to_string(),
             w: BufWriter::with_capacity(1 << 16, f),

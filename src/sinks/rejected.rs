@@ -61,7 +61,10 @@ impl RejectedSink {
             Some(SinkConfig::File { path }) => Some(LineWriter::file(path)?),
             Some(SinkConfig::Stdout) => Some(LineWriter::stdout()),
             // The Kafka pipeline produces to the dead-letter topic itself.
-            Some(SinkConfig::Kafka) | None => None,
+            // The Kafka pipeline produces to the dead-letter topic itself; the
+            // HTTP kinds are refused for rejected records when the config loads.
+            Some(SinkConfig::Kafka | SinkConfig::Alertmanager(_) | SinkConfig::Webhook(_))
+            | None => None,
         };
         Ok(RejectedSink { out })
     }

@@ -97,3 +97,50 @@ pub fn alert_key(a: &serde_json::Value) -> String {
         _ => s("transaction_id"),
     }
 }
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A plain HTTP/1.0 request on loopback, without an HTTP client crate: the whole
+/// response (status line, headers, body), or None if nothing answered.
+pub fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .ok()?;
+    let mut req = format!(
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes()).ok()?;
+    s.write_all(body).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+/// GET: the whole response.
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    http(port, "GET", path, &[], b"")
+}
+
+/// The body of a response.
+pub fn body_of(response: &str) -> Option<String> {
+    response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())
+}
