@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Installs Debian's Prometheus (with promtool) and Alertmanager (with amtool) for
-# the monitoring tests, unless they are already there. Nothing is started here:
-# the tests start their own servers on loopback ports.
+# the monitoring tests, and python3 for deploy/webhook/receiver.py, unless they
+# are already there. Nothing is started here: the tests start their own servers
+# on loopback ports.
 set -euo pipefail
 if command -v promtool >/dev/null && command -v amtool >/dev/null \
-  && command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null; then
+  && command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null \
+  && command -v python3 >/dev/null; then
   exit 0
 fi
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-if ! $sudo apt-get install -y --no-install-recommends prometheus prometheus-alertmanager >/dev/null 2>&1; then
+if ! $sudo apt-get install -y --no-install-recommends prometheus prometheus-alertmanager python3 >/dev/null 2>&1; then
   $sudo apt-get update -qq
-  $sudo apt-get install -y --no-install-recommends prometheus prometheus-alertmanager >/dev/null
+  $sudo apt-get install -y --no-install-recommends prometheus prometheus-alertmanager python3 >/dev/null
 fi
 # The packages start their services where an init system runs; the tests need none.
 for s in prometheus prometheus-alertmanager prometheus-node-exporter; do

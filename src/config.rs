@@ -48,6 +48,9 @@ pub struct Config {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub kafka: Option<crate::kafka::KafkaConfig>,
+    /// The Parquet history archive (docs/history.md); absent = not written.
+    #[serde(default)]
+    pub archive: Option<crate::archive::ArchiveConfig>,
     /// Directory of the configuration file, for resolving reference paths.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -523,6 +526,9 @@ impl Config {
             ));
         }
         config.parameters.check().map_err(invalid)?;
+        if let Some(a) = &config.archive {
+            a.check().map_err(invalid)?;
+        }
         let uses_kafka = matches!(config.source, SourceConfig::Kafka)
             || config
                 .sinks

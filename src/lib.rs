@@ -8,9 +8,11 @@
 //! [`config`] and [`pipeline`] wire a run together; [`simulate`] makes workloads.
 
 pub mod alerts;
+pub mod archive;
 pub mod config;
 pub mod decode;
 pub mod engine;
+pub mod history;
 pub mod kafka;
 pub mod metrics;
 pub mod pipeline;

@@ -60,6 +60,53 @@ enum Command {
         /// message (e.g. `30s`): the watermark becomes the largest event time.
         #[arg(long, value_parser = humantime::parse_duration)]
         stop_when_idle: Option<std::time::Duration>,
+        /// Archive processed events and alerts as Parquet under this folder
+        /// (docs/history.md); replaces `[archive] dir`.
+        #[arg(long)]
+        archive: Option<PathBuf>,
+    },
+    /// SQL over a Parquet archive: tables `events` and `alerts`, partitioned by `date`.
+    Query {
+        #[arg(long)]
+        archive: PathBuf,
+        /// One SQL statement (DataFusion dialect).
+        sql: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: pantau::history::Format,
+    },
+    /// Replay history through the engine: alert counts, precision and recall
+    /// against confirmed cases, and the difference another configuration makes.
+    Backtest {
+        #[arg(long)]
+        config: PathBuf,
+        /// An NDJSON file of events, or an archive folder.
+        #[arg(long)]
+        input: PathBuf,
+        /// Confirmed cases: NDJSON `{"typology","key"}` lines, or CSV `typology,key`.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// A second configuration: the alerts it gains and loses.
+        #[arg(long)]
+        compare: Option<PathBuf>,
+        /// The report as JSON (every gained and lost alert listed).
+        #[arg(long)]
+        json: bool,
+    },
+    /// The periodic office assessment over an archive.
+    Scorecard {
+        #[arg(long)]
+        archive: PathBuf,
+        /// First day of the period (inclusive), YYYY-MM-DD.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last day of the period (inclusive), YYYY-MM-DD.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        #[arg(long, value_enum, default_value = "html")]
+        format: pantau::history::scorecard::ScorecardFormat,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Validate NDJSON events and produce the valid ones to the events topic,
     /// keyed by transaction_id.
@@ -207,6 +254,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             summary_json,
             quiet,
             stop_when_idle,
+            archive,
         } => {
             let cfg = Config::load(&config)?;
             if batch_size == Some(0) {
@@ -220,12 +268,59 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 batch_size,
                 progress: !quiet,
                 stop_when_idle,
+                archive,
             };
             let summary = pipeline::run(&cfg, &ov)?;
             eprint!("{}", summary.render());
             if let Some(path) = summary_json {
                 std::fs::write(&path, serde_json::to_vec_pretty(&summary)?)
                     .with_context(|| format!("writing {}", path.display()))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Query {
+            archive,
+            sql,
+            format,
+        } => {
+            print!("{}", pantau::history::query(&archive, &sql, format)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backtest {
+            config,
+            input,
+            labels,
+            compare,
+            json,
+        } => {
+            let report =
+                pantau::history::backtest::backtest(&pantau::history::backtest::BacktestOptions {
+                    config,
+                    input,
+                    labels,
+                    compare,
+                })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.render());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Scorecard {
+            archive,
+            from,
+            to,
+            format,
+            out,
+        } => {
+            let runtime = tokio::runtime::Runtime::new()?;
+            let card = runtime.block_on(pantau::history::scorecard::compute(&archive, from, to))?;
+            let text = card.render(format)?;
+            match out {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{text}"),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::archive::{Archive, ArchiveConfig};
 use crate::config::{Config, ConfigError, SinkConfig, SourceConfig};
 use crate::decode::{Decoder, Event, Rejection};
 use crate::engine::{Admission, Engine, EngineSettings};
@@ -50,6 +51,8 @@ pub enum PipelineError {
     Consume(#[from] rdkafka::error::KafkaError),
     #[error("the source is kafka but the configuration has no [kafka] section")]
     NoKafkaSection,
+    #[error(transparent)]
+    Archive(#[from] crate::archive::ArchiveError),
 }
 
 /// Command-line overrides of the configuration.
@@ -64,6 +67,8 @@ pub struct Overrides {
     /// Kafka source: treat the stream as ended after this long without a message
     /// (the watermark then becomes the largest event time, as at the end of a file).
     pub stop_when_idle: Option<Duration>,
+    /// Archive directory (replaces `[archive] dir`, or archives with defaults).
+    pub archive: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -80,6 +85,8 @@ pub struct Summary {
     pub open_transactions: i64,
     pub elapsed_s: f64,
     pub records_per_s: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive: Option<crate::archive::ArchiveStats>,
 }
 
 impl Summary {
@@ -119,6 +126,12 @@ impl Summary {
         s.push_str(&format!("alerts {}\n", self.alerts));
         for (t, n) in &self.alerts_by_typology {
             s.push_str(&format!("  {t:<37} {n}\n"));
+        }
+        if let Some(a) = &self.archive {
+            s.push_str(&format!(
+                "archived {} events and {} alerts in {} Parquet files\n",
+                a.events, a.alerts, a.files
+            ));
         }
         s.push_str(&format!(
             "transactions in state {}  open {}\nelapsed {:.2} s  throughput {:.0} records/s\n",
@@ -215,6 +228,28 @@ fn decode_batch(decoder: &Decoder, batch: &RawBatch, metrics: &Metrics) -> Decod
     DecodedBatch { items }
 }
 
+/// The archive, if configured or asked for on the command line; the engine then
+/// keeps what the archive needs.
+fn open_archive(
+    config: &Config,
+    ov: &Overrides,
+    engine: &mut Engine,
+) -> Result<Option<Archive>, PipelineError> {
+    let cfg = match (&ov.archive, &config.archive) {
+        (Some(dir), Some(c)) => Some(ArchiveConfig {
+            dir: dir.clone(),
+            ..c.clone()
+        }),
+        (Some(dir), None) => Some(ArchiveConfig::at(dir.clone())),
+        (None, c) => c.clone(),
+    };
+    let Some(cfg) = cfg else {
+        return Ok(None);
+    };
+    engine.enable_archive();
+    Ok(Some(Archive::start(&cfg)?))
+}
+
 /// Runs a pipeline to the end of its input and returns the summary.
 pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
     let started = Instant::now();
@@ -248,6 +283,7 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
         .clone()
         .map(|path| SinkConfig::File { path })
         .or(config.sinks.rejected.clone());
+    let archive = open_archive(config, ov, &mut engine)?;
     if matches!(config.source, SourceConfig::Kafka) && ov.input.is_none() {
         let kafka_cfg = config.kafka.as_ref().ok_or(PipelineError::NoKafkaSection)?;
         return kafka::run(kafka::KafkaRun {
@@ -259,6 +295,7 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
             engine,
             alert_cfg,
             rejected_cfg,
+            archive,
             started,
         });
     }
@@ -323,6 +360,7 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
         })
         .map_err(|e| PipelineError::Thread("pantau-decode", e))?;
 
+    let mut archive = archive;
     let mut summary = Summary::default();
     let evaluate = metrics.processing_seconds.with_label_values(&["evaluate"]);
     let mut last_progress = Instant::now();
@@ -349,6 +387,9 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
         let alerts = engine.take_alerts();
         evaluate.observe(t.elapsed().as_secs_f64());
         record_alerts(&mut summary, &alerts);
+        if let Some(a) = &mut archive {
+            a.send(engine.take_archived(), alerts.clone())?;
+        }
         rejected_sink.flush()?;
         if !alerts.is_empty() && alert_tx.send(alerts).is_err() {
             // The writer stopped on an error; it is reported below.
@@ -382,6 +423,10 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
     engine.end_of_input();
     let alerts = engine.take_alerts();
     record_alerts(&mut summary, &alerts);
+    if let Some(mut a) = archive {
+        a.send(engine.take_archived(), alerts.clone())?;
+        summary.archive = Some(a.close()?);
+    }
     let _ = alert_tx.send(alerts);
     drop(alert_tx);
     match writer.join() {

@@ -61,6 +61,26 @@ pub struct Alert {
     pub pipeline: String,
 }
 
+impl Alert {
+    /// What a confirmed case names: the transaction, the agent, or the officer
+    /// window `officer|office|service|window_start` (the simulator's labels and
+    /// `backtest --labels` use it).
+    pub fn label_key(&self) -> String {
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        match self.scope {
+            Scope::Transaction => s(&self.transaction_id),
+            Scope::Agent => s(&self.agent_ref),
+            Scope::Officer => format!(
+                "{}|{}|{}|{}",
+                s(&self.officer_id),
+                s(&self.office_id),
+                s(&self.service_code),
+                s(&self.window_start)
+            ),
+        }
+    }
+}
+
 /// Lowercase hex of the first 16 bytes of SHA-256 over `typology|scope_key`.
 pub fn alert_id(typology: &str, scope_key: &str) -> String {
     let mut h = Sha256::new();

@@ -20,6 +20,7 @@ pub use timers::{Timer, TimerKind, Timers};
 pub use watermark::Watermark;
 
 use crate::alerts::{Alert, Severity, alert_id, format_time};
+use crate::archive::{ArchivedEvent, Completion, EventFacts};
 use crate::config::{Config, Parameters};
 use crate::decode::{Event, EventBody};
 use crate::metrics::{Metrics, Outcome};
@@ -141,6 +142,8 @@ pub struct Engine {
     baseline_gauges: HashMap<(CompactString, CompactString), prometheus::Gauge, ahash::RandomState>,
     /// Watermark at the last expiry of window state (hourly).
     windows_swept_at: Option<DateTime<Utc>>,
+    /// Processed events with their derived facts, for the history archive.
+    archive: Option<Vec<ArchivedEvent>>,
 }
 
 impl Engine {
@@ -175,7 +178,21 @@ impl Engine {
             excess: HashMap::default(),
             baseline_gauges: HashMap::default(),
             windows_swept_at: None,
+            archive: None,
         }
+    }
+
+    /// Keeps every processed event with its derived facts for `take_archived`.
+    pub fn enable_archive(&mut self) {
+        self.archive.get_or_insert_with(Vec::new);
+    }
+
+    /// Events processed since the last call, in processing order.
+    pub fn take_archived(&mut self) -> Vec<ArchivedEvent> {
+        self.archive
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     pub fn watermark(&self) -> Option<DateTime<Utc>> {
@@ -321,6 +338,7 @@ impl Engine {
             open,
             completed,
             excess,
+            archive,
             ..
         } = self;
         let reference: &Reference = reference;
@@ -475,11 +493,28 @@ impl Engine {
                 alert,
             });
         }
+        let mut completion = None;
         if let EventBody::Completed { .. } = event.body
             && let (Some(deadline), Some(closure)) = (state.deadline, &state.closed)
             && closure.mark.event_id == event.event_id
         {
             let within = event.occurred_at.to_utc() <= deadline;
+            if archive.is_some()
+                && let Some(submitted) = &state.submitted
+            {
+                let from = submitted.mark.at.to_utc();
+                let to = event.occurred_at.to_utc();
+                completion = Some(Completion {
+                    deadline,
+                    within_sla: within,
+                    duration_s: (to - from).num_seconds(),
+                    working_days: reference.calendar.working_days_between(
+                        office.zone.local_naive(from).date(),
+                        office.zone.local_naive(to).date(),
+                        office.regional_holidays,
+                    ),
+                });
+            }
             completed
                 .entry((state.service_code.clone(), within))
                 .or_insert_with(|| {
@@ -490,9 +525,11 @@ impl Engine {
                 })
                 .inc();
         }
+        let mut excess_added = 0;
         if fee_relevant && let Some((expected, _)) = fees::expected_fee(state, service) {
             let excess_now = state.total_paid.saturating_sub(expected);
             if excess_now > state.excess_counted {
+                excess_added = excess_now - state.excess_counted;
                 excess
                     .entry((state.service_code.clone(), state.office_id.clone()))
                     .or_insert_with(|| {
@@ -511,7 +548,17 @@ impl Engine {
         let now_open = state.submitted.is_some() && state.is_open();
         *open += i64::from(now_open) - i64::from(was_open);
         metrics.open_transactions.set(*open);
+        let facts = archive.is_some().then(|| EventFacts {
+            expected_fee: fees::expected_fee(state, service).map(|(fee, _)| fee),
+            total_paid: state.total_paid,
+            excess_fee_idr: excess_added,
+            irregular: state.fired & Typology::IRREGULAR != 0,
+            completion,
+        });
         self.windowed_agent(&event, seq);
+        if let (Some(facts), Some(out)) = (facts, &mut self.archive) {
+            out.push(ArchivedEvent { event, facts });
+        }
     }
 
     fn fire_deadline(&mut self, transaction_id: CompactString, due: DateTime<Utc>) {

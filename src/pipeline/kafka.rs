@@ -14,6 +14,7 @@ use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::{Overrides, PipelineError, Summary, record_alerts};
+use crate::archive::Archive;
 use crate::config::{Config, SinkConfig};
 use crate::decode::{Decoder, Event, Rejection};
 use crate::engine::Engine;
@@ -41,6 +42,7 @@ pub(super) struct KafkaRun<'a> {
     pub engine: Engine,
     pub alert_cfg: Vec<SinkConfig>,
     pub rejected_cfg: Option<SinkConfig>,
+    pub archive: Option<Archive>,
     pub started: Instant,
 }
 
@@ -129,6 +131,7 @@ pub(super) fn run(run: KafkaRun<'_>) -> Result<Summary, PipelineError> {
         mut engine,
         alert_cfg,
         rejected_cfg,
+        mut archive,
         started,
     } = run;
     let stop = stop_signal();
@@ -304,6 +307,9 @@ pub(super) fn run(run: KafkaRun<'_>) -> Result<Summary, PipelineError> {
         evaluate.observe(t.elapsed().as_secs_f64());
         let t = Instant::now();
         record_alerts(&mut summary, &alerts);
+        if let Some(a) = &mut archive {
+            a.send(engine.take_archived(), alerts.clone())?;
+        }
         file_alerts.write(&alerts)?;
         rejected_file.flush()?;
         if let Some(out) = &alerts_out {
@@ -339,5 +345,8 @@ pub(super) fn run(run: KafkaRun<'_>) -> Result<Summary, PipelineError> {
     }
     consumer.unsubscribe();
     file_alerts.close()?;
+    if let Some(a) = archive {
+        summary.archive = Some(a.close()?);
+    }
     Ok(summary.finish(&engine, started))
 }

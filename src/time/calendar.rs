@@ -96,6 +96,23 @@ impl Calendar {
         d
     }
 
+    /// Working days strictly after `from` up to and including `to`: a transaction
+    /// submitted on `from` and completed on `to` took this many working days, so
+    /// it met an N-working-day standard exactly when the count is at most N.
+    pub fn working_days_between(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        regional: Option<&BTreeSet<NaiveDate>>,
+    ) -> i64 {
+        from.iter_days()
+            .skip(1)
+            .take_while(|d| *d <= to)
+            .take(MAX_SEARCH_DAYS as usize)
+            .filter(|d| self.is_working_day(*d, regional))
+            .count() as i64
+    }
+
     /// The deadline of a transaction submitted at `submitted`, in the office's zone.
     /// Working-day deadlines fall at 24:00 local of the last allowed working day.
     pub fn deadline(

@@ -83,6 +83,36 @@ fn nyepi_and_idulfitri_2026_push_the_deadline() {
 }
 
 #[test]
+fn working_days_between_skips_weekends_holidays_and_the_first_day() {
+    let c = holidays_2026();
+    let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date");
+    // Tue 17 Mar to Thu 26 Mar 2026: 18 to 24 are holidays, cuti bersama or weekend.
+    assert_eq!(
+        c.working_days_between(d("2026-03-17"), d("2026-03-26"), None),
+        2
+    );
+    assert_eq!(
+        c.working_days_between(d("2026-03-17"), d("2026-03-17"), None),
+        0
+    );
+    // Fri to Mon: the weekend does not count, Monday does.
+    assert_eq!(
+        c.working_days_between(d("2026-03-06"), d("2026-03-09"), None),
+        1
+    );
+    // Backwards is zero, not negative.
+    assert_eq!(
+        c.working_days_between(d("2026-03-09"), d("2026-03-06"), None),
+        0
+    );
+    let regional: BTreeSet<NaiveDate> = [d("2026-03-09")].into();
+    assert_eq!(
+        c.working_days_between(d("2026-03-06"), d("2026-03-09"), Some(&regional)),
+        0
+    );
+}
+
+#[test]
 fn same_day_service_ends_today_or_on_the_next_working_day() {
     let c = holidays_2026();
     let d = c.deadline(
@@ -226,6 +256,7 @@ proptest! {
                 day = day.succ_opt().expect("valid");
             }
             prop_assert_eq!(count, n);
+            prop_assert_eq!(c.working_days_between(d0, last, None), i64::from(n));
         }
     }
 
