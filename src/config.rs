@@ -51,6 +51,9 @@ pub struct Config {
     /// The Parquet history archive (docs/history.md); absent = not written.
     #[serde(default)]
     pub archive: Option<crate::archive::ArchiveConfig>,
+    /// Embedded-mode checkpoints (docs/reliability.md); absent = none.
+    #[serde(default)]
+    pub checkpoint: Option<CheckpointConfig>,
     /// Directory of the configuration file, for resolving reference paths.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -76,6 +79,27 @@ pub struct PipelineSection {
     /// Seconds between progress lines on stderr; 0 disables them.
     #[serde(default = "default_progress")]
     pub progress_interval_s: u64,
+    /// After SIGTERM/SIGINT, how long draining, flushing and the final checkpoint
+    /// or commit may take before the process exits regardless.
+    #[serde(with = "humantime_serde", default = "default_shutdown_timeout")]
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointConfig {
+    pub dir: PathBuf,
+    /// Time between checkpoints (one is also written at shutdown and at the end).
+    #[serde(with = "humantime_serde", default = "default_checkpoint_interval")]
+    pub interval: Duration,
+}
+
+fn default_checkpoint_interval() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_shutdown_timeout() -> Duration {
+    Duration::from_secs(30)
 }
 
 fn default_lateness() -> Duration {

@@ -64,6 +64,13 @@ enum Command {
         /// (docs/history.md); replaces `[archive] dir`.
         #[arg(long)]
         archive: Option<PathBuf>,
+        /// Checkpoint the state and input position here, and resume from the
+        /// newest checkpoint when one exists (file and simulator inputs).
+        #[arg(long)]
+        checkpoint_dir: Option<PathBuf>,
+        /// Time between checkpoints (default 30s, or `[checkpoint] interval`).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        checkpoint_interval: Option<std::time::Duration>,
     },
     /// SQL over a Parquet archive: tables `events` and `alerts`, partitioned by `date`.
     Query {
@@ -255,6 +262,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             quiet,
             stop_when_idle,
             archive,
+            checkpoint_dir,
+            checkpoint_interval,
         } => {
             let cfg = Config::load(&config)?;
             if batch_size == Some(0) {
@@ -269,6 +278,8 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 progress: !quiet,
                 stop_when_idle,
                 archive,
+                checkpoint_dir,
+                checkpoint_interval,
             };
             let summary = pipeline::run(&cfg, &ov)?;
             eprint!("{}", summary.render());

@@ -2,15 +2,15 @@
 //! rules, timers) → sinks, with metrics throughout.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::archive::{Archive, ArchiveConfig};
 use crate::config::{Config, ConfigError, SinkConfig, SourceConfig};
@@ -18,10 +18,13 @@ use crate::decode::{Decoder, Event, Rejection};
 use crate::engine::{Admission, Engine, EngineSettings};
 use crate::metrics::{Metrics, server};
 use crate::rules::custom::{CustomRules, RuleError};
-use crate::sinks::{AlertSink, RejectedRecord, RejectedSink, SinkError};
+use crate::sinks::{RejectedRecord, SinkError};
 use crate::source::{LineReader, RawBatch};
 
+mod checkpoint;
+mod embedded;
 mod kafka;
+mod signals;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -53,6 +56,8 @@ pub enum PipelineError {
     NoKafkaSection,
     #[error(transparent)]
     Archive(#[from] crate::archive::ArchiveError),
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
 }
 
 /// Command-line overrides of the configuration.
@@ -69,9 +74,12 @@ pub struct Overrides {
     pub stop_when_idle: Option<Duration>,
     /// Archive directory (replaces `[archive] dir`, or archives with defaults).
     pub archive: Option<PathBuf>,
+    /// Checkpoint directory (replaces `[checkpoint] dir`).
+    pub checkpoint_dir: Option<PathBuf>,
+    pub checkpoint_interval: Option<Duration>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
     pub records_read: u64,
     pub accepted: u64,
@@ -85,8 +93,15 @@ pub struct Summary {
     pub open_transactions: i64,
     pub elapsed_s: f64,
     pub records_per_s: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub archive: Option<crate::archive::ArchiveStats>,
+    /// Stopped by a signal before the input ended (the state was checkpointed
+    /// if checkpoints are on).
+    #[serde(default)]
+    pub interrupted: bool,
+    /// Resumed from a checkpoint at this input line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_at_line: Option<u64>,
 }
 
 impl Summary {
@@ -127,6 +142,12 @@ impl Summary {
         for (t, n) in &self.alerts_by_typology {
             s.push_str(&format!("  {t:<37} {n}\n"));
         }
+        if let Some(line) = self.resumed_at_line {
+            s.push_str(&format!("resumed from a checkpoint at line {line}\n"));
+        }
+        if self.interrupted {
+            s.push_str("stopped by a signal before the end of the input\n");
+        }
         if let Some(a) = &self.archive {
             s.push_str(&format!(
                 "archived {} events and {} alerts in {} Parquet files\n",
@@ -149,45 +170,71 @@ enum Item {
 
 struct DecodedBatch {
     items: Vec<Item>,
+    /// Where the input resumes after this batch.
+    end_offset: u64,
+    next_line: u64,
 }
 
 type Input = LineReader<Box<dyn BufRead + Send>>;
 
-fn open_input(config: &Config, ov: &Overrides) -> Result<(Input, Option<f64>), PipelineError> {
-    let max = config.pipeline.max_event_bytes;
+/// The input's name, as positions and checkpoints show it.
+fn input_name(config: &Config, ov: &Overrides) -> Result<String, PipelineError> {
     match (&config.source, &ov.input) {
         (_, Some(path)) | (SourceConfig::File { path: Some(path) }, None) => {
             let shown = path.display().to_string();
-            let reader: Box<dyn BufRead + Send> = if shown == "-" {
-                Box::new(BufReader::with_capacity(1 << 20, io::stdin()))
-            } else {
-                let f = std::fs::File::open(path).map_err(|source| PipelineError::Input {
-                    path: shown.clone(),
-                    source,
-                })?;
-                Box::new(BufReader::with_capacity(1 << 20, f))
-            };
-            let name = if shown == "-" {
+            Ok(if shown == "-" {
                 "<stdin>".to_owned()
             } else {
                 shown
-            };
-            Ok((LineReader::new(reader, &name, max), None))
+            })
         }
         (SourceConfig::File { path: None }, None) => Err(PipelineError::NoInput),
         (SourceConfig::Kafka, None) => Err(PipelineError::NoKafkaSection),
+        (SourceConfig::Simulator(sim), None) => Ok(format!("<simulator seed {}>", sim.seed)),
+    }
+}
+
+/// Opens the input, positioned at `resume` (byte offset, next line) if given.
+fn open_input(
+    config: &Config,
+    ov: &Overrides,
+    resume: Option<(u64, u64)>,
+) -> Result<(Input, Option<f64>), PipelineError> {
+    let max = config.pipeline.max_event_bytes;
+    let name = input_name(config, ov)?;
+    let (offset, next_line) = resume.unwrap_or((0, 1));
+    let (reader, rate): (Box<dyn BufRead + Send>, Option<f64>) = match (&config.source, &ov.input) {
+        (_, Some(path)) | (SourceConfig::File { path: Some(path) }, None) => {
+            if name == "<stdin>" {
+                (
+                    Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
+                    None,
+                )
+            } else {
+                let fail = |source| PipelineError::Input {
+                    path: name.clone(),
+                    source,
+                };
+                let mut f = std::fs::File::open(path).map_err(fail)?;
+                f.seek(SeekFrom::Start(offset)).map_err(fail)?;
+                (Box::new(BufReader::with_capacity(1 << 20, f)), None)
+            }
+        }
         (SourceConfig::Simulator(sim), None) => {
             let reference = config.load_reference()?;
             let workload =
                 crate::simulate::generate(sim, &reference).map_err(PipelineError::Simulator)?;
-            let name = format!("<simulator seed {}>", sim.seed);
-            let reader: Box<dyn BufRead + Send> = Box::new(io::Cursor::new(workload.events));
-            Ok((
-                LineReader::new(reader, &name, max),
-                (sim.rate > 0.0).then_some(sim.rate),
-            ))
+            let mut cursor = io::Cursor::new(workload.events);
+            cursor.set_position(offset);
+            (Box::new(cursor), (sim.rate > 0.0).then_some(sim.rate))
         }
-    }
+        (SourceConfig::File { path: None }, None) => return Err(PipelineError::NoInput),
+        (SourceConfig::Kafka, None) => return Err(PipelineError::NoKafkaSection),
+    };
+    Ok((
+        LineReader::new(reader, &name, max).resumed_at(offset, next_line),
+        rate,
+    ))
 }
 
 /// Decodes a batch on the rayon pool; the event-lag histogram is fed here too, off
@@ -225,7 +272,11 @@ fn decode_batch(decoder: &Decoder, batch: &RawBatch, metrics: &Metrics) -> Decod
             }
         })
         .collect();
-    DecodedBatch { items }
+    DecodedBatch {
+        items,
+        end_offset: batch.end_offset,
+        next_line: batch.next_line(),
+    }
 }
 
 /// The archive, if configured or asked for on the command line; the engine then
@@ -299,150 +350,17 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
             started,
         });
     }
-    let mut alert_sink = AlertSink::open(&alert_cfg, metrics.clone())?;
-    // Alerts are serialised and written on a thread of their own, off the engine's path.
-    let (alert_tx, alert_rx) = crossbeam_channel::bounded::<Vec<crate::alerts::Alert>>(16);
-    let sink_metrics = metrics.clone();
-    let writer = std::thread::Builder::new()
-        .name("pantau-sink".into())
-        .spawn(move || -> Result<(), SinkError> {
-            let sink_time = sink_metrics.processing_seconds.with_label_values(&["sink"]);
-            for alerts in alert_rx {
-                let t = Instant::now();
-                alert_sink.write(&alerts)?;
-                sink_time.observe(t.elapsed().as_secs_f64());
-            }
-            alert_sink.close()
-        })
-        .map_err(|e| PipelineError::Thread("pantau-sink", e))?;
-    let mut rejected_sink = RejectedSink::open(rejected_cfg.as_ref())?;
-
-    let (mut input, rate) = open_input(config, ov)?;
-    ready.store(true, Ordering::Relaxed);
-    let batch_size = ov.batch_size.unwrap_or(config.pipeline.batch_size);
-    let decoder = Decoder::new(config.pipeline.max_event_bytes);
-    let (tx, rx) = crossbeam_channel::bounded::<Result<DecodedBatch, PipelineError>>(4);
-    let decode_metrics = metrics.clone();
-    let reader = std::thread::Builder::new()
-        .name("pantau-decode".into())
-        .spawn(move || {
-            let begun = Instant::now();
-            let mut lines = 0u64;
-            loop {
-                let batch = match input.next_batch(batch_size) {
-                    Ok(b) => b,
-                    Err(source) => {
-                        let path = input.name().to_owned();
-                        let _ = tx.send(Err(PipelineError::Read { path, source }));
-                        return;
-                    }
-                };
-                if batch.is_empty() {
-                    return;
-                }
-                lines += batch.len() as u64;
-                let t = Instant::now();
-                let decoded = decode_batch(&decoder, &batch, &decode_metrics);
-                decode_metrics
-                    .processing_seconds
-                    .with_label_values(&["decode"])
-                    .observe(t.elapsed().as_secs_f64());
-                if tx.send(Ok(decoded)).is_err() {
-                    return;
-                }
-                if let Some(rate) = rate {
-                    let due = Duration::from_secs_f64(lines as f64 / rate);
-                    if let Some(wait) = due.checked_sub(begun.elapsed()) {
-                        std::thread::sleep(wait);
-                    }
-                }
-            }
-        })
-        .map_err(|e| PipelineError::Thread("pantau-decode", e))?;
-
-    let mut archive = archive;
-    let mut summary = Summary::default();
-    let evaluate = metrics.processing_seconds.with_label_values(&["evaluate"]);
-    let mut last_progress = Instant::now();
-    let progress_every = Duration::from_secs(config.pipeline.progress_interval_s.max(1));
-    for batch in rx {
-        let batch = batch?;
-        let t = Instant::now();
-        for item in batch.items {
-            summary.records_read += 1;
-            match item {
-                Item::Event(e) => {
-                    let et = e.event_type();
-                    let admission = engine.ingest(e);
-                    metrics.count_event(et, admission.outcome());
-                    summary.admitted(admission);
-                }
-                Item::Rejected(record, rejection) => {
-                    summary.rejected(record.reason);
-                    metrics.count_rejection(rejection.reason.as_str());
-                    rejected_sink.write(&record)?;
-                }
-            }
-        }
-        let alerts = engine.take_alerts();
-        evaluate.observe(t.elapsed().as_secs_f64());
-        record_alerts(&mut summary, &alerts);
-        if let Some(a) = &mut archive {
-            a.send(engine.take_archived(), alerts.clone())?;
-        }
-        rejected_sink.flush()?;
-        if !alerts.is_empty() && alert_tx.send(alerts).is_err() {
-            // The writer stopped on an error; it is reported below.
-            break;
-        }
-        if let Some(w) = engine.watermark() {
-            metrics
-                .watermark_seconds
-                .set(w.timestamp() as f64 + f64::from(w.timestamp_subsec_millis()) / 1000.0);
-        }
-        if ov.progress
-            && config.pipeline.progress_interval_s > 0
-            && last_progress.elapsed() >= progress_every
-        {
-            last_progress = Instant::now();
-            let secs = started.elapsed().as_secs_f64();
-            eprintln!(
-                "progress: {} records ({:.0}/s), {} alerts, {} transactions in state, watermark {}",
-                summary.records_read,
-                summary.records_read as f64 / secs,
-                summary.alerts,
-                engine.transactions(),
-                engine
-                    .watermark()
-                    .map(|w| w.to_rfc3339())
-                    .unwrap_or_else(|| "-".into())
-            );
-        }
-    }
-    let _ = reader.join();
-    engine.end_of_input();
-    let alerts = engine.take_alerts();
-    record_alerts(&mut summary, &alerts);
-    if let Some(mut a) = archive {
-        a.send(engine.take_archived(), alerts.clone())?;
-        summary.archive = Some(a.close()?);
-    }
-    let _ = alert_tx.send(alerts);
-    drop(alert_tx);
-    match writer.join() {
-        Ok(result) => result?,
-        Err(_) => {
-            return Err(PipelineError::Thread(
-                "pantau-sink",
-                io::Error::other("panicked"),
-            ));
-        }
-    }
-    rejected_sink.flush()?;
-    if let Some(w) = engine.watermark() {
-        metrics.watermark_seconds.set(w.timestamp() as f64);
-    }
-    Ok(summary.finish(&engine, started))
+    embedded::run(embedded::EmbeddedRun {
+        config,
+        overrides: ov,
+        metrics,
+        ready,
+        engine,
+        alert_cfg,
+        rejected_cfg,
+        archive,
+        started,
+    })
 }
 
 pub(crate) fn record_alerts(summary: &mut Summary, alerts: &[crate::alerts::Alert]) {

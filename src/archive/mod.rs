@@ -115,7 +115,7 @@ pub enum ArchiveError {
 }
 
 /// Rows and files written by one run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ArchiveStats {
     pub events: u64,
     pub alerts: u64,

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use compact_str::CompactString;
+use serde::{Deserialize, Serialize};
 
 pub use expiry::ExpiryWheel;
 pub use timers::{Timer, TimerKind, Timers};
@@ -104,6 +105,47 @@ pub fn to_duration(d: std::time::Duration) -> Duration {
     Duration::from_std(d).unwrap_or(Duration::MAX)
 }
 
+type TxnMap = HashMap<CompactString, Box<TxnState>, ahash::RandomState>;
+
+/// The engine's state as a checkpoint holds it (metric handles and caches are
+/// rebuilt on demand; alerts are always taken before a checkpoint).
+#[derive(Serialize)]
+pub struct EngineStateRef<'a> {
+    watermark: &'a Watermark,
+    buffer: &'a ReorderBuffer,
+    timers: &'a Timers,
+    expiry: &'a ExpiryWheel,
+    txns: &'a TxnMap,
+    dedup: &'a Dedup,
+    receipts: &'a ReceiptRegistry,
+    baselines: &'a Baselines,
+    agents: &'a Agents,
+    officers: &'a OfficerWindows,
+    seq: u64,
+    open: i64,
+    swept_at: Option<DateTime<Utc>>,
+    windows_swept_at: Option<DateTime<Utc>>,
+}
+
+/// The owned form of [`EngineStateRef`], read back from a checkpoint.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct EngineState {
+    watermark: Watermark,
+    buffer: ReorderBuffer,
+    timers: Timers,
+    expiry: ExpiryWheel,
+    txns: TxnMap,
+    dedup: Dedup,
+    receipts: ReceiptRegistry,
+    baselines: Baselines,
+    agents: Agents,
+    officers: OfficerWindows,
+    seq: u64,
+    open: i64,
+    swept_at: Option<DateTime<Utc>>,
+    windows_swept_at: Option<DateTime<Utc>>,
+}
+
 /// An alert with its place in the deterministic output order.
 #[derive(Debug)]
 struct Sequenced {
@@ -122,7 +164,7 @@ pub struct Engine {
     expiry: ExpiryWheel,
     /// Boxed: a state is several hundred bytes, and growing the map would
     /// otherwise move every one of them.
-    txns: HashMap<CompactString, Box<TxnState>, ahash::RandomState>,
+    txns: TxnMap,
     dedup: Dedup,
     receipts: ReceiptRegistry,
     baselines: Baselines,
@@ -180,6 +222,49 @@ impl Engine {
             windows_swept_at: None,
             archive: None,
         }
+    }
+
+    /// The whole state, for a checkpoint. Call after `take_alerts`: alerts not yet
+    /// taken are not part of it.
+    pub fn state(&self) -> EngineStateRef<'_> {
+        debug_assert!(self.out.is_empty(), "alerts are taken before a checkpoint");
+        EngineStateRef {
+            watermark: &self.watermark,
+            buffer: &self.buffer,
+            timers: &self.timers,
+            expiry: &self.expiry,
+            txns: &self.txns,
+            dedup: &self.dedup,
+            receipts: &self.receipts,
+            baselines: &self.baselines,
+            agents: &self.agents,
+            officers: &self.officers,
+            seq: self.seq,
+            open: self.open,
+            swept_at: self.swept_at,
+            windows_swept_at: self.windows_swept_at,
+        }
+    }
+
+    /// Continues from a checkpointed state, as if the events it covers had just
+    /// been processed by this engine.
+    pub fn restore(&mut self, s: EngineState) {
+        self.watermark = s.watermark;
+        self.buffer = s.buffer;
+        self.timers = s.timers;
+        self.expiry = s.expiry;
+        self.txns = s.txns;
+        self.dedup = s.dedup;
+        self.receipts = s.receipts;
+        self.baselines = s.baselines;
+        self.agents = s.agents;
+        self.officers = s.officers;
+        self.seq = s.seq;
+        self.open = s.open;
+        self.swept_at = s.swept_at;
+        self.windows_swept_at = s.windows_swept_at;
+        self.out.clear();
+        self.metrics.open_transactions.set(self.open);
     }
 
     /// Keeps every processed event with its derived facts for `take_archived`.

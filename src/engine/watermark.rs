@@ -24,6 +24,12 @@ pub struct Watermark {
     current: Option<DateTime<Utc>>,
 }
 
+impl Default for Watermark {
+    fn default() -> Self {
+        Watermark::new(Duration::zero())
+    }
+}
+
 impl Watermark {
     pub fn new(lateness: Duration) -> Self {
         Watermark {

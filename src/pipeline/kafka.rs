@@ -54,40 +54,6 @@ struct Polled {
     payload: Vec<u8>,
 }
 
-/// Set by SIGINT/SIGTERM: stop reading, finish the batch, commit, exit.
-fn stop_signal() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let _ = std::thread::Builder::new()
-        .name("pantau-signals".into())
-        .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                #[cfg(unix)]
-                {
-                    use tokio::signal::unix::{SignalKind, signal};
-                    let Ok(mut term) = signal(SignalKind::terminate()) else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::signal::ctrl_c() => {}
-                        _ = term.recv() => {}
-                    }
-                }
-                #[cfg(not(unix))]
-                let _ = tokio::signal::ctrl_c().await;
-            });
-            tracing::info!("stopping: finishing the current batch and committing");
-            flag.store(true, Ordering::Relaxed);
-        });
-    stop
-}
-
 fn dlq_headers(r: &Rejection, topic: &str, partition: i32, offset: i64) -> OwnedHeaders {
     let partition = partition.to_string();
     let offset = offset.to_string();
@@ -134,7 +100,7 @@ pub(super) fn run(run: KafkaRun<'_>) -> Result<Summary, PipelineError> {
         mut archive,
         started,
     } = run;
-    let stop = stop_signal();
+    let stop = super::signals::stop_flag(config.pipeline.shutdown_timeout);
     let context = PantauConsumerContext {
         metrics: metrics.clone(),
         rebalances: Mutex::default(),
@@ -143,7 +109,7 @@ pub(super) fn run(run: KafkaRun<'_>) -> Result<Summary, PipelineError> {
         .client_config(Role::Consumer)?
         .create_with_context(context)?;
     consumer.subscribe(&[kafka.events_topic.as_str()])?;
-    let mut file_alerts = AlertSink::open(&alert_cfg, metrics.clone())?;
+    let mut file_alerts = AlertSink::open(&alert_cfg, metrics.clone(), false)?;
     let alerts_out = alert_cfg
         .iter()
         .any(|c| matches!(c, SinkConfig::Kafka))
@@ -153,7 +119,7 @@ pub(super) fn run(run: KafkaRun<'_>) -> Result<Summary, PipelineError> {
     let dlq_out = dlq_to_kafka
         .then(|| KafkaProducer::new(kafka, Some(metrics.clone()), "dead letters"))
         .transpose()?;
-    let mut rejected_file = RejectedSink::open(rejected_cfg.as_ref())?;
+    let mut rejected_file = RejectedSink::open(rejected_cfg.as_ref(), false)?;
 
     let decoder = Decoder::new(config.pipeline.max_event_bytes);
     let batch_size = ov.batch_size.unwrap_or(config.pipeline.batch_size);

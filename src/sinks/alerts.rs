@@ -19,11 +19,17 @@ pub struct AlertSink {
 }
 
 impl AlertSink {
-    pub fn open(configs: &[SinkConfig], metrics: Arc<Metrics>) -> Result<AlertSink, SinkError> {
+    /// `append` continues existing files (a run resumed from a checkpoint).
+    pub fn open(
+        configs: &[SinkConfig],
+        metrics: Arc<Metrics>,
+        append: bool,
+    ) -> Result<AlertSink, SinkError> {
         let mut outputs = Vec::new();
         let mut http = Vec::new();
         for c in configs {
             match c {
+                SinkConfig::File { path } if append => outputs.push(LineWriter::append(path)?),
                 SinkConfig::File { path } => outputs.push(LineWriter::file(path)?),
                 SinkConfig::Stdout => outputs.push(LineWriter::stdout()),
                 // Produced by the Kafka pipeline, which must see the delivery
@@ -84,6 +90,14 @@ impl AlertSink {
     /// pipeline commits offsets only after this.
     pub fn flush(&mut self) -> Result<(), SinkError> {
         self.http.iter_mut().try_for_each(HttpSink::flush)
+    }
+
+    /// The alert files and their current lengths (everything written is flushed).
+    pub fn file_lengths(&self) -> Result<Vec<(std::path::PathBuf, u64)>, SinkError> {
+        self.outputs
+            .iter()
+            .filter_map(LineWriter::file_length)
+            .collect()
     }
 
     /// Delivers what is queued and stops the HTTP sinks.

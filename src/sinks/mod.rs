@@ -66,6 +66,21 @@ impl LineWriter {
         LineWriter::Stdout(BufWriter::new(io::stdout()))
     }
 
+    /// For a file: its path and length once flushed.
+    pub fn file_length(&self) -> Option<Result<(std::path::PathBuf, u64), SinkError>> {
+        match self {
+            LineWriter::File { path, .. } => Some(
+                std::fs::metadata(path)
+                    .map(|m| (std::path::PathBuf::from(path), m.len()))
+                    .map_err(|source| SinkError::Write {
+                        sink: path.clone(),
+                        source,
+                    }),
+            ),
+            LineWriter::Stdout(_) => None,
+        }
+    }
+
     pub fn name(&self) -> &str {
         match self {
             LineWriter::File { path, .. } => path,

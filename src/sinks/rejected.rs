@@ -56,8 +56,10 @@ pub struct RejectedSink {
 }
 
 impl RejectedSink {
-    pub fn open(config: Option<&SinkConfig>) -> Result<RejectedSink, SinkError> {
+    /// `append` continues an existing file (a run resumed from a checkpoint).
+    pub fn open(config: Option<&SinkConfig>, append: bool) -> Result<RejectedSink, SinkError> {
         let out = match config {
+            Some(SinkConfig::File { path }) if append => Some(LineWriter::append(path)?),
             Some(SinkConfig::File { path }) => Some(LineWriter::file(path)?),
             Some(SinkConfig::Stdout) => Some(LineWriter::stdout()),
             // The Kafka pipeline produces to the dead-letter topic itself.
@@ -78,6 +80,11 @@ impl RejectedSink {
                 Ok(())
             }
         }
+    }
+
+    /// The file and its current length, if the output is a file.
+    pub fn file_length(&self) -> Option<Result<(std::path::PathBuf, u64), SinkError>> {
+        self.out.as_ref().and_then(LineWriter::file_length)
     }
 
     pub fn flush(&mut self) -> Result<(), SinkError> {

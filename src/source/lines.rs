@@ -11,6 +11,8 @@ pub struct LineReader<R> {
     source: Arc<str>,
     keep: usize,
     next_line: u64,
+    /// Bytes consumed so far, counted from the start of the input.
+    offset: u64,
     done: bool,
 }
 
@@ -23,8 +25,17 @@ impl<R: BufRead> LineReader<R> {
             source: Arc::from(source),
             keep: max_record + 1,
             next_line: 1,
+            offset: 0,
             done: false,
         }
+    }
+
+    /// Continues numbering from a checkpoint; the reader must already be
+    /// positioned at `offset`.
+    pub fn resumed_at(mut self, offset: u64, next_line: u64) -> Self {
+        self.offset = offset;
+        self.next_line = next_line;
+        self
     }
 
     pub fn name(&self) -> &str {
@@ -60,6 +71,7 @@ impl<R: BufRead> LineReader<R> {
                     .extend_from_slice(&chunk[..chunk.len().min(room)]);
                 full += chunk.len();
                 self.reader.consume(consumed);
+                self.offset += consumed as u64;
                 if end_of_line {
                     break;
                 }
@@ -76,6 +88,7 @@ impl<R: BufRead> LineReader<R> {
             batch.records.push((start, end, full));
             self.next_line += 1;
         }
+        batch.end_offset = self.offset;
         Ok(batch)
     }
 }
@@ -117,6 +130,19 @@ mod tests {
         );
         assert!(all("a\n", 100).len() == 1);
         assert!(all("", 100).is_empty());
+    }
+
+    #[test]
+    fn a_resumed_reader_continues_offsets_and_line_numbers() {
+        let input = "a\nbb\nccc\n";
+        let mut r = LineReader::new(input.as_bytes(), "t", 100);
+        let first = r.next_batch(2).expect("read");
+        assert_eq!(first.end_offset, 5);
+        let mut rest = LineReader::new(&input.as_bytes()[5..], "t", 100).resumed_at(5, 3);
+        let b = rest.next_batch(10).expect("read");
+        assert_eq!(b.record(0).0, b"ccc");
+        assert_eq!(b.position(0).line, 3);
+        assert_eq!(b.end_offset, input.len() as u64);
     }
 
     #[test]

@@ -32,6 +32,15 @@ pub struct RawBatch {
     /// (start, end, full length) of each record in `data`; the full length exceeds
     /// `end - start` only for a record too long to keep whole.
     pub records: Vec<(usize, usize, usize)>,
+    /// Input bytes consumed once this batch was read: where to resume after it.
+    pub end_offset: u64,
+}
+
+impl RawBatch {
+    /// The line number after this batch's last record.
+    pub fn next_line(&self) -> u64 {
+        self.first_line + self.records.len() as u64
+    }
 }
 
 impl RawBatch {
