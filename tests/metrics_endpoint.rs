@@ -64,10 +64,10 @@ fn metrics_are_served_with_contract_names_during_a_run() {
         assert!(body.contains(name), "{name} missing from:\n{body}");
     }
     assert!(
-        health.starts_with("HTTP/1.1 200") && health.contains("ok"),
+        health.starts_with("HTTP/1.0 200") && health.contains("ok"),
         "{health}"
     );
-    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    assert!(ready.starts_with("HTTP/1.0 200"), "{ready}");
     let alerts = read_lines(&dir.path().join("alerts.ndjson"));
     assert!(
         alerts.iter().any(|a| a["typology"] == "large_cash_payment"),
