@@ -279,6 +279,20 @@ fn decode_batch(decoder: &Decoder, batch: &RawBatch, metrics: &Metrics) -> Decod
     }
 }
 
+/// Everything a pipeline's main loop starts from: the engine, the resolved
+/// outputs and the shared metrics and readiness.
+struct Prepared<'a> {
+    config: &'a Config,
+    overrides: &'a Overrides,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+    engine: Engine,
+    alert_cfg: Vec<SinkConfig>,
+    rejected_cfg: Option<SinkConfig>,
+    archive: Option<Archive>,
+    started: Instant,
+}
+
 /// The archive, if configured or asked for on the command line; the engine then
 /// keeps what the archive needs.
 fn open_archive(
@@ -335,22 +349,7 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
         .map(|path| SinkConfig::File { path })
         .or(config.sinks.rejected.clone());
     let archive = open_archive(config, ov, &mut engine)?;
-    if matches!(config.source, SourceConfig::Kafka) && ov.input.is_none() {
-        let kafka_cfg = config.kafka.as_ref().ok_or(PipelineError::NoKafkaSection)?;
-        return kafka::run(kafka::KafkaRun {
-            config,
-            kafka: kafka_cfg,
-            overrides: ov,
-            metrics,
-            ready,
-            engine,
-            alert_cfg,
-            rejected_cfg,
-            archive,
-            started,
-        });
-    }
-    embedded::run(embedded::EmbeddedRun {
+    let prepared = Prepared {
         config,
         overrides: ov,
         metrics,
@@ -360,7 +359,12 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
         rejected_cfg,
         archive,
         started,
-    })
+    };
+    if matches!(config.source, SourceConfig::Kafka) && ov.input.is_none() {
+        let kafka_cfg = config.kafka.as_ref().ok_or(PipelineError::NoKafkaSection)?;
+        return kafka::run(prepared, kafka_cfg);
+    }
+    embedded::run(prepared)
 }
 
 pub(crate) fn record_alerts(summary: &mut Summary, alerts: &[crate::alerts::Alert]) {

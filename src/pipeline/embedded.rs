@@ -2,34 +2,19 @@
 //! decoded on the rayon pool, through the engine, to the sinks on a thread of
 //! their own; with checkpoints to resume from and a graceful stop on a signal.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::checkpoint::{self, CheckpointError, Checkpoints, Meta};
 use super::{
-    DecodedBatch, Item, Overrides, PipelineError, Summary, decode_batch, input_name, open_input,
+    DecodedBatch, Item, PipelineError, Prepared, Summary, decode_batch, input_name, open_input,
     record_alerts, signals,
 };
 use crate::alerts::Alert;
-use crate::archive::Archive;
-use crate::config::{Config, SinkConfig};
+use crate::config::Config;
 use crate::decode::Decoder;
 use crate::engine::Engine;
-use crate::metrics::Metrics;
 use crate::sinks::{AlertSink, RejectedSink};
-
-pub(super) struct EmbeddedRun<'a> {
-    pub config: &'a Config,
-    pub overrides: &'a Overrides,
-    pub metrics: Arc<Metrics>,
-    pub ready: Arc<AtomicBool>,
-    pub engine: Engine,
-    pub alert_cfg: Vec<SinkConfig>,
-    pub rejected_cfg: Option<SinkConfig>,
-    pub archive: Option<Archive>,
-    pub started: Instant,
-}
 
 /// What the sink thread is given, in order: a checkpoint is written only after
 /// every alert before it is written and flushed (and delivered, for HTTP sinks).
@@ -66,8 +51,8 @@ fn checkpoint_of(
     ))
 }
 
-pub(super) fn run(run: EmbeddedRun<'_>) -> Result<Summary, PipelineError> {
-    let EmbeddedRun {
+pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
+    let Prepared {
         config,
         overrides: ov,
         metrics,

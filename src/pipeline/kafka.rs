@@ -4,7 +4,7 @@
 //! messages caused has been acknowledged (at least once).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,14 +13,11 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Header, Message, OwnedHeaders};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{Overrides, PipelineError, Summary, record_alerts};
-use crate::archive::Archive;
-use crate::config::{Config, SinkConfig};
+use super::{PipelineError, Prepared, Summary, record_alerts};
+use crate::config::SinkConfig;
 use crate::decode::{Decoder, Event, Rejection};
-use crate::engine::Engine;
 use crate::kafka::consumer::PantauConsumerContext;
 use crate::kafka::{KafkaConfig, KafkaProducer, Role};
-use crate::metrics::Metrics;
 use crate::sinks::{AlertSink, RejectedRecord, RejectedSink};
 use crate::source::Position;
 
@@ -32,19 +29,6 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
 const ASSIGNMENT_GRACE: Duration = Duration::from_secs(60);
 /// A batch is cut after this long even when not full.
 const GATHER: Duration = Duration::from_millis(200);
-
-pub(super) struct KafkaRun<'a> {
-    pub config: &'a Config,
-    pub kafka: &'a KafkaConfig,
-    pub overrides: &'a Overrides,
-    pub metrics: Arc<Metrics>,
-    pub ready: Arc<AtomicBool>,
-    pub engine: Engine,
-    pub alert_cfg: Vec<SinkConfig>,
-    pub rejected_cfg: Option<SinkConfig>,
-    pub archive: Option<Archive>,
-    pub started: Instant,
-}
 
 /// One polled message, owned so the consumer can be polled again.
 struct Polled {
@@ -87,10 +71,9 @@ fn dlq_headers(r: &Rejection, topic: &str, partition: i32, offset: i64) -> Owned
     h
 }
 
-pub(super) fn run(run: KafkaRun<'_>) -> Result<Summary, PipelineError> {
-    let KafkaRun {
+pub(super) fn run(run: Prepared<'_>, kafka: &KafkaConfig) -> Result<Summary, PipelineError> {
+    let Prepared {
         config,
-        kafka,
         overrides: ov,
         metrics,
         ready,
