@@ -384,6 +384,13 @@ impl Engine {
                 self.expire(id, w);
             }
             self.dedup.expire_before(w - self.settings.retention);
+            // Hash tables keep their peak capacity; after a wave of expiry, give
+            // the memory back rather than holding the busiest month's size.
+            let len = self.txns.len();
+            if self.txns.capacity() > 4 * len + 4096 {
+                self.txns.shrink_to(2 * len);
+            }
+            self.dedup.shrink();
             self.receipts.expire_before(w - self.receipt_window);
         }
         if self

@@ -45,6 +45,15 @@ impl Dedup {
         }
     }
 
+    /// Releases table capacity far beyond what the live ids need.
+    pub fn shrink(&mut self) {
+        let len = self.seen.len();
+        if self.seen.capacity() > 4 * len + 4096 {
+            self.seen.shrink_to(2 * len);
+            self.order.shrink_to(2 * len);
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.seen.len()
     }
