@@ -189,15 +189,30 @@ fn consume_alerts_and_dead_letters_match_a_file_replay() {
     rdkafka::producer::Producer::flush(&producer, Duration::from_secs(10)).expect("flush");
 
     let summary_path = dir.path().join("summary.json");
+    let archive = dir.path().join("archive");
     run_ok(
         pantau()
             .args(["run", "--quiet", "--stop-when-idle", "4s", "--config"])
             .arg(&config)
             .arg("--summary-json")
-            .arg(&summary_path),
+            .arg(&summary_path)
+            .arg("--archive")
+            .arg(&archive),
     );
     let s = summary(&summary_path);
     assert_eq!(s["rejected"], 1, "{s}");
+    // The archive works from Kafka as from a file: every processed event and alert.
+    let counted = run_ok(
+        pantau()
+            .args(["query", "--format", "csv", "--archive"])
+            .arg(&archive)
+            .arg("SELECT (SELECT count(*) FROM events) AS e, (SELECT count(*) FROM alerts) AS a"),
+    );
+    let processed = s["accepted"].as_u64().expect("accepted") + s["late"].as_u64().expect("late");
+    assert_eq!(
+        String::from_utf8_lossy(&counted.stdout),
+        format!("e,a\n{processed},{}\n", s["alerts"])
+    );
 
     let (file_alerts, _) = replay(&events, dir.path(), &[]);
     let expected = keys_of(&file_alerts);
