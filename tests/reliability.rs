@@ -28,7 +28,10 @@ fn paced_config(dir: &Path) -> PathBuf {
 
 fn run_cmd(config: &Path, ckpt: Option<&Path>) -> Command {
     let mut cmd = pantau();
-    cmd.args(["run", "--quiet", "--config"]).arg(config);
+    // Info level: a resumed run logs "resuming … at line N" at once.
+    cmd.env("PANTAU_LOG", "info")
+        .args(["run", "--quiet", "--config"])
+        .arg(config);
     if let Some(dir) = ckpt {
         cmd.arg("--checkpoint-dir")
             .arg(dir)
