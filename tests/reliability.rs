@@ -113,8 +113,13 @@ fn kill_9_at_random_points_then_resume_gives_the_uninterrupted_output() {
         let run = child.wait_with_output().expect("wait");
         resumed += usize::from(String::from_utf8_lossy(&run.stderr).contains("resuming"));
     }
-    assert!(killed >= 5, "at least five runs were killed mid-way ({killed})");
-    let done = replay_cmd(&input, &out, Some(&ckpt)).output().expect("final run");
+    assert!(
+        killed >= 5,
+        "at least five runs were killed mid-way ({killed})"
+    );
+    let done = replay_cmd(&input, &out, Some(&ckpt))
+        .output()
+        .expect("final run");
     let log = String::from_utf8_lossy(&done.stderr);
     assert!(done.status.success(), "{log}");
     resumed += usize::from(log.contains("resuming"));
