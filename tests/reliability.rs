@@ -26,12 +26,10 @@ fn paced_config(dir: &Path) -> PathBuf {
     path
 }
 
-fn run_cmd(config: &Path, ckpt: Option<&Path>) -> Command {
-    let mut cmd = pantau();
-    // Info level: a resumed run logs "resuming … at line N" at once.
-    cmd.env("PANTAU_LOG", "info")
-        .args(["run", "--quiet", "--config"])
-        .arg(config);
+/// Checkpoints every 200 ms into `ckpt`, if given, and info-level logs: a
+/// resumed run logs "resuming … at line N" at once.
+fn checkpointing(mut cmd: Command, ckpt: Option<&Path>) -> Command {
+    cmd.env("PANTAU_LOG", "info");
     if let Some(dir) = ckpt {
         cmd.arg("--checkpoint-dir")
             .arg(dir)
@@ -41,16 +39,15 @@ fn run_cmd(config: &Path, ckpt: Option<&Path>) -> Command {
     cmd
 }
 
+fn run_cmd(config: &Path, ckpt: Option<&Path>) -> Command {
+    let mut cmd = pantau();
+    cmd.args(["run", "--quiet", "--config"]).arg(config);
+    checkpointing(cmd, ckpt)
+}
+
 /// A replay of `input` into `out`, checkpointing into `ckpt` if given.
 fn replay_cmd(input: &Path, out: &Path, ckpt: Option<&Path>) -> Command {
-    let mut cmd = run_cmd(Path::new("pipelines/replay.toml"), ckpt);
-    cmd.arg("--input")
-        .arg(input)
-        .arg("--alerts")
-        .arg(out.join("alerts.ndjson"))
-        .arg("--rejected")
-        .arg(out.join("rejected.ndjson"));
-    cmd
+    checkpointing(replay_command(input, out), ckpt)
 }
 
 /// The alert file's bytes, and the rejected records without their wall-clock

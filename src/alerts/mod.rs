@@ -38,6 +38,16 @@ pub enum Scope {
     Officer,
 }
 
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Transaction => "transaction",
+            Scope::Agent => "agent",
+            Scope::Officer => "officer",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     pub alert_id: String,

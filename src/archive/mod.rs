@@ -7,7 +7,7 @@
 mod files;
 mod rows;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -198,9 +198,4 @@ impl Archive {
             _ => Err(ArchiveError::Stopped),
         }
     }
-}
-
-/// The table directories of an archive.
-pub fn table_dir(archive: &Path, table: &str) -> PathBuf {
-    archive.join(table)
 }

@@ -253,21 +253,13 @@ fn alert_batch(rows: &[&Alert]) -> Result<RecordBatch, ArrowError> {
     let (mut observed, mut expected) = (str_col(), str_col());
     let mut evidence = ListBuilder::new(StringBuilder::new());
     let (mut sid, mut sen, mut pipeline) = (str_col(), str_col(), str_col());
-    let time = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(parse_time)
-            .map(|t| micros(t.to_utc()))
-    };
+    let time = |s: Option<&str>| s.and_then(parse_time).map(|t| micros(t.to_utc()));
     for a in rows {
-        let scope = serde_json::to_value(a.scope)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
         let values: [Option<&str>; 10] = [
             Some(a.alert_id.as_str()),
             Some(a.typology.as_str()),
             Some(a.severity.as_str()),
-            Some(scope.as_str()),
+            Some(a.scope.as_str()),
             a.transaction_id.as_deref(),
             a.related_transaction_id.as_deref(),
             a.office_id.as_deref(),
@@ -278,9 +270,9 @@ fn alert_batch(rows: &[&Alert]) -> Result<RecordBatch, ArrowError> {
         for (c, v) in cols.iter_mut().zip(values) {
             c.append_option(v);
         }
-        ws.append_option(time(&a.window_start));
-        we.append_option(time(&a.window_end));
-        at.append_value(time(&Some(a.event_time.clone())).unwrap_or_default());
+        ws.append_option(time(a.window_start.as_deref()));
+        we.append_option(time(a.window_end.as_deref()));
+        at.append_value(time(Some(&a.event_time)).unwrap_or_default());
         observed.append_value(serde_json::Value::Object(a.observed.clone()).to_string());
         expected.append_value(serde_json::Value::Object(a.expected.clone()).to_string());
         for id in &a.evidence_event_ids {

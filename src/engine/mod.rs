@@ -618,7 +618,11 @@ impl Engine {
                 .inc();
         }
         let mut excess_added = 0;
-        if fee_relevant && let Some((expected, _)) = fees::expected_fee(state, service) {
+        // Needed by the excess-fee metric for fee events, and by the archive always.
+        let expected_fee = (fee_relevant || archive.is_some())
+            .then(|| fees::expected_fee(state, service).map(|(fee, _)| fee))
+            .flatten();
+        if fee_relevant && let Some(expected) = expected_fee {
             let excess_now = state.total_paid.saturating_sub(expected);
             if excess_now > state.excess_counted {
                 excess_added = excess_now - state.excess_counted;
@@ -640,8 +644,8 @@ impl Engine {
         let now_open = state.submitted.is_some() && state.is_open();
         *open += i64::from(now_open) - i64::from(was_open);
         metrics.open_transactions.set(*open);
-        let facts = archive.is_some().then(|| EventFacts {
-            expected_fee: fees::expected_fee(state, service).map(|(fee, _)| fee),
+        let facts = archive.is_some().then_some(EventFacts {
+            expected_fee,
             total_paid: state.total_paid,
             excess_fee_idr: excess_added,
             irregular: state.fired & Typology::IRREGULAR != 0,

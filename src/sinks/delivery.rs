@@ -275,19 +275,25 @@ impl HttpSink {
         })
     }
 
-    pub fn name(&self) -> &'static str {
-        self.sink
-    }
-
-    fn stopped(&mut self) -> SinkError {
+    /// Closes the queue and waits for the worker: its own error, if it had one.
+    fn join(&mut self) -> Result<(), SinkError> {
         self.tx = None;
         match self.worker.take().map(JoinHandle::join) {
-            Some(Ok(Err(e))) => e,
-            _ => SinkError::Http {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(SinkError::Http {
                 sink: self.sink,
-                message: "delivery worker stopped".into(),
-            },
+                message: "delivery worker panicked".into(),
+            }),
+            None => Ok(()),
         }
+    }
+
+    /// The error to report when the worker is gone while alerts still arrive.
+    fn stopped(&mut self) -> SinkError {
+        self.join().err().unwrap_or(SinkError::Http {
+            sink: self.sink,
+            message: "delivery worker stopped".into(),
+        })
     }
 
     /// Queues the alerts, waiting while the queue is full. Must not be called from
@@ -320,24 +326,13 @@ impl HttpSink {
 
     /// Delivers what is queued and stops the worker.
     pub fn close(mut self) -> Result<(), SinkError> {
-        self.tx = None;
-        match self.worker.take().map(JoinHandle::join) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(SinkError::Http {
-                sink: self.sink,
-                message: "delivery worker panicked".into(),
-            }),
-            None => Ok(()),
-        }
+        self.join()
     }
 }
 
 impl Drop for HttpSink {
     fn drop(&mut self) {
-        self.tx = None;
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
-        }
+        let _ = self.join();
     }
 }
 
