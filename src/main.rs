@@ -198,6 +198,12 @@ enum DevCommand {
         /// Partitions of each topic (overrides the configuration).
         #[arg(long)]
         partitions: Option<i32>,
+        /// Also create the internal topics (repartition, changelog) of this
+        /// consumer group with those partitions; repeatable. The configuration's
+        /// group always gets them. Otherwise they are created on first use with
+        /// the mock cluster's default of 4 partitions.
+        #[arg(long = "group")]
+        groups: Vec<String>,
     },
 }
 
@@ -473,6 +479,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                     port,
                     config,
                     partitions,
+                    groups,
                 },
         } => {
             let mut topics = match &config {
@@ -482,7 +489,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             if let Some(p) = partitions {
                 topics.partitions = p;
             }
-            pantau::kafka::dev::serve(port, &topics)?;
+            pantau::kafka::dev::serve(port, &topics, &groups)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rules {

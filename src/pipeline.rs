@@ -58,6 +58,12 @@ pub enum PipelineError {
     Archive(#[from] crate::archive::ArchiveError),
     #[error(transparent)]
     Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error(transparent)]
+    Changelog(#[from] crate::kafka::changelog::ChangelogError),
+    #[error("restoring a store: {0}")]
+    Restore(String),
+    #[error("kafka: {0}")]
+    Topic(String),
 }
 
 /// Command-line overrides of the configuration.
@@ -122,9 +128,13 @@ impl Summary {
     }
 
     /// The final figures: state left in the engine, time and rate.
-    fn finish(mut self, engine: &Engine, started: Instant) -> Summary {
-        self.transactions_in_state = engine.transactions();
-        self.open_transactions = engine.open_transactions();
+    fn finish(self, engine: &Engine, started: Instant) -> Summary {
+        self.finish_with(engine.transactions(), engine.open_transactions(), started)
+    }
+
+    fn finish_with(mut self, transactions: usize, open: i64, started: Instant) -> Summary {
+        self.transactions_in_state = transactions;
+        self.open_transactions = open;
         self.elapsed_s = started.elapsed().as_secs_f64();
         self.records_per_s = self.records_read as f64 / self.elapsed_s.max(1e-9);
         self
@@ -286,6 +296,7 @@ struct Prepared<'a> {
     overrides: &'a Overrides,
     metrics: Arc<Metrics>,
     ready: Arc<AtomicBool>,
+    reference: Arc<crate::reference::Reference>,
     engine: Engine,
     alert_cfg: Vec<SinkConfig>,
     rejected_cfg: Option<SinkConfig>,
@@ -334,7 +345,7 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
     let custom = CustomRules::compile(&config.rules)?;
     let mut engine = Engine::new(
         EngineSettings::from_config(config),
-        reference,
+        reference.clone(),
         metrics.clone(),
         custom,
     );
@@ -354,6 +365,7 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
         overrides: ov,
         metrics,
         ready,
+        reference,
         engine,
         alert_cfg,
         rejected_cfg,

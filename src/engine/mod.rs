@@ -35,6 +35,14 @@ use prometheus::IntCounter;
 
 use reorder::ReorderBuffer;
 
+/// What moves the watermark when an event is admitted.
+enum Clock {
+    /// The event's own time (files, the simulator).
+    Own,
+    /// Only upstream marks (keyed stores behind a repartition topic).
+    Upstream,
+}
+
 /// What the engine made of one decoded event on arrival.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
@@ -260,11 +268,11 @@ impl Engine {
         self.agents = s.agents;
         self.officers = s.officers;
         self.seq = s.seq;
-        self.open = s.open;
         self.swept_at = s.swept_at;
         self.windows_swept_at = s.windows_swept_at;
         self.out.clear();
-        self.metrics.open_transactions.set(self.open);
+        self.metrics.open_transactions.add(s.open - self.open);
+        self.open = s.open;
     }
 
     /// Keeps every processed event with its derived facts for `take_archived`.
@@ -299,16 +307,30 @@ impl Engine {
     /// Admits one decoded event. Events behind the watermark are processed at once;
     /// the others wait in the reorder buffer until the watermark passes them.
     pub fn ingest(&mut self, event: Event) -> Admission {
-        self.admit(None, event)
+        self.admit(Clock::Own, event)
     }
 
-    /// Admits an event read from a partition of a partitioned source (Kafka): the
-    /// watermark is then the minimum over the partitions that are not idle.
-    pub fn ingest_from(&mut self, partition: i32, event: Event) -> Admission {
-        self.admit(Some(partition), event)
+    /// Admits an event whose time does not move the watermark: it moves only by
+    /// the upstream marks of [`Engine::observe_upstream`] (a keyed store fed by a
+    /// repartition topic, where events of many source partitions interleave).
+    pub fn ingest_routed(&mut self, event: Event) -> Admission {
+        self.admit(Clock::Upstream, event)
     }
 
-    fn admit(&mut self, partition: Option<i32>, event: Event) -> Admission {
+    /// A watermark mark from upstream partition `partition`: every event it had
+    /// read up to `max_seen` has been delivered before the mark.
+    pub fn observe_upstream(&mut self, partition: i32, max_seen: DateTime<Utc>) {
+        self.watermark.observe_partition(partition, max_seen);
+        self.advance();
+    }
+
+    /// An upstream partition's bounded input has ended.
+    pub fn end_partition(&mut self, partition: i32) {
+        self.watermark.end_partition(partition);
+        self.advance();
+    }
+
+    fn admit(&mut self, clock: Clock, event: Event) -> Admission {
         let at = event.occurred_at.to_utc();
         if !self.dedup.first_sighting(&event.event_id, at) {
             return Admission::Duplicate;
@@ -319,11 +341,10 @@ impl Engine {
             return Admission::Late;
         }
         self.buffer.push(event);
-        match partition {
-            Some(p) => self.watermark.observe_partition(p, at),
-            None => self.watermark.observe(at),
+        if let Clock::Own = clock {
+            self.watermark.observe(at);
+            self.advance();
         }
-        self.advance();
         Admission::Accepted
     }
 
@@ -338,10 +359,15 @@ impl Engine {
         self.advance();
     }
 
-    /// A partition was revoked: it no longer holds the watermark back.
-    pub fn remove_partition(&mut self, partition: i32) {
-        self.watermark.remove_partition(partition);
-        self.advance();
+    /// Takes this engine's open transactions out of the shared gauge, before
+    /// it is dropped (its partition went to another instance).
+    pub fn release(&mut self) {
+        self.metrics.open_transactions.sub(self.open);
+        self.open = 0;
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.watermark.is_ended()
     }
 
     /// A bounded input has ended: the watermark becomes the largest event time
@@ -642,8 +668,13 @@ impl Engine {
             custom.record(seq, &ctx, state);
         }
         let now_open = state.submitted.is_some() && state.is_open();
-        *open += i64::from(now_open) - i64::from(was_open);
-        metrics.open_transactions.set(*open);
+        let delta = i64::from(now_open) - i64::from(was_open);
+        if delta != 0 {
+            // Added, not set: in Kafka mode several engines (one per partition)
+            // share the gauge.
+            *open += delta;
+            metrics.open_transactions.add(delta);
+        }
         let facts = archive.is_some().then_some(EventFacts {
             expected_fee,
             total_paid: state.total_paid,
@@ -722,7 +753,7 @@ impl Engine {
             && state.is_open()
         {
             self.open -= 1;
-            self.metrics.open_transactions.set(self.open);
+            self.metrics.open_transactions.dec();
         }
     }
 
@@ -748,7 +779,7 @@ impl Engine {
     }
 }
 
-fn count_alert(metrics: &Metrics, alert: &Alert) {
+pub fn count_alert(metrics: &Metrics, alert: &Alert) {
     metrics
         .alerts_total
         .with_label_values(&[alert.typology.as_str(), alert.severity.as_str()])

@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 struct PartitionClock {
     max_seen: Option<DateTime<Utc>>,
     idle: bool,
+    /// The partition's bounded input has ended (a replay through Kafka with
+    /// `--stop-when-idle`): it holds nothing back, and once every partition has
+    /// ended W becomes the largest time seen, as at the end of a file.
+    #[serde(default)]
+    ended: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,8 +60,10 @@ impl Watermark {
         let clock = self.partitions.entry(partition).or_insert(PartitionClock {
             max_seen: None,
             idle: false,
+            ended: false,
         });
         clock.idle = false;
+        clock.ended = false;
         if clock.max_seen.is_none_or(|m| t > m) {
             clock.max_seen = Some(t);
         }
@@ -72,7 +79,25 @@ impl Watermark {
         self.partitions.entry(partition).or_insert(PartitionClock {
             max_seen: None,
             idle: false,
+            ended: false,
         });
+    }
+
+    /// The partition's input has ended; when every partition has, so has the
+    /// whole input.
+    pub fn end_partition(&mut self, partition: i32) {
+        let clock = self.partitions.entry(partition).or_insert(PartitionClock {
+            max_seen: None,
+            idle: false,
+            ended: false,
+        });
+        clock.ended = true;
+        clock.idle = true;
+        if self.partitions.values().all(|c| c.ended) {
+            self.end_of_input();
+        } else {
+            self.recompute();
+        }
     }
 
     /// A partition with nothing new for the idle timeout stops holding W back;
@@ -82,13 +107,6 @@ impl Watermark {
             && c.idle != idle
         {
             c.idle = idle;
-            self.recompute();
-        }
-    }
-
-    /// A partition this instance no longer reads (revoked in a rebalance).
-    pub fn remove_partition(&mut self, partition: i32) {
-        if self.partitions.remove(&partition).is_some() {
             self.recompute();
         }
     }
@@ -165,6 +183,25 @@ mod tests {
         assert_eq!(w.current(), Some(t(10) - Duration::minutes(10)));
         w.end_of_input();
         assert_eq!(w.current(), Some(t(10)));
+    }
+
+    #[test]
+    fn the_input_ends_when_every_partition_has_ended() {
+        let mut w = Watermark::new(Duration::minutes(10));
+        w.add_partition(0);
+        w.add_partition(1);
+        w.observe_partition(0, t(10));
+        w.observe_partition(1, t(5));
+        w.end_partition(1);
+        assert_eq!(w.current(), Some(t(10) - Duration::minutes(10)));
+        assert!(!w.is_ended());
+        // New data reopens a partition.
+        w.observe_partition(1, t(11));
+        w.end_partition(0);
+        assert!(!w.is_ended());
+        w.end_partition(1);
+        assert!(w.is_ended());
+        assert_eq!(w.current(), Some(t(11)));
     }
 
     #[test]

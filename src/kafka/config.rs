@@ -30,6 +30,10 @@ pub struct KafkaConfig {
     /// A partition with no message for this long stops holding the watermark back.
     #[serde(with = "humantime_serde", default = "d_idle")]
     pub idle_timeout: Duration,
+    /// How often each keyed store writes its state to its changelog topic; the
+    /// store's input offsets are committed then (see docs/reliability.md).
+    #[serde(with = "humantime_serde", default = "d_state_interval")]
+    pub state_interval: Duration,
     /// librdkafka properties for every client; values may hold `${VAR}`.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
@@ -65,6 +69,31 @@ fn d_replication() -> i32 {
 fn d_idle() -> Duration {
     Duration::from_secs(30)
 }
+fn d_state_interval() -> Duration {
+    Duration::from_secs(5)
+}
+
+/// The keyed state stores of Kafka mode, each behind its own repartition topic
+/// and backed by its own changelog topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Store {
+    /// Every valid event, keyed by `office_id`: transactions, receipts,
+    /// duration baselines and officer windows all live within one office.
+    ByOffice,
+    /// `submitted` events naming an agent, keyed by `agent_ref`.
+    ByAgent,
+}
+
+impl Store {
+    pub const ALL: [Store; 2] = [Store::ByOffice, Store::ByAgent];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Store::ByOffice => "by-office",
+            Store::ByAgent => "by-agent",
+        }
+    }
+}
 
 impl Default for KafkaConfig {
     fn default() -> Self {
@@ -77,6 +106,7 @@ impl Default for KafkaConfig {
             partitions: d_partitions(),
             replication_factor: d_replication(),
             idle_timeout: d_idle(),
+            state_interval: d_state_interval(),
             properties: BTreeMap::new(),
             consumer: BTreeMap::new(),
             producer: BTreeMap::new(),
@@ -127,6 +157,26 @@ pub enum Role {
 impl KafkaConfig {
     /// librdkafka configuration for one client: pantau's settings first, then the
     /// pass-through properties, which win.
+    /// The internal topic a store reads, named after the consumer group (as
+    /// Kafka Streams names them after the application id), so two pipelines on
+    /// one cluster never share one.
+    pub fn repartition_topic(&self, store: Store) -> String {
+        format!("{}.{}.repartition", self.group_id, store.name())
+    }
+
+    /// The compacted topic a store's state is written to, co-partitioned with
+    /// its repartition topic.
+    pub fn changelog_topic(&self, store: Store) -> String {
+        format!("{}.{}.changelog", self.group_id, store.name())
+    }
+
+    /// Which store an internal topic feeds, if it is one.
+    pub fn store_of(&self, topic: &str) -> Option<Store> {
+        Store::ALL
+            .into_iter()
+            .find(|s| self.repartition_topic(*s) == topic)
+    }
+
     pub fn client_config(&self, role: Role) -> Result<ClientConfig, KafkaConfigError> {
         let mut c = ClientConfig::new();
         c.set(

@@ -1,6 +1,7 @@
 //! The consumer side: a consumer-group member whose context tracks rebalances
-//! (so the pipeline can drop what it polled from revoked partitions) and turns
-//! librdkafka statistics into the consumer-lag metric.
+//! (so the pipeline can drop what it polled from revoked partitions and restore
+//! state for assigned ones), flushes keyed state before a revocation completes,
+//! and turns librdkafka statistics into the consumer-lag metric.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,21 +11,33 @@ use rdkafka::{ClientContext, TopicPartitionList};
 
 use crate::metrics::Metrics;
 
+/// A topic and a partition of it.
+pub type TopicPartition = (String, i32);
+
 #[derive(Debug, Default)]
 pub struct RebalanceLog {
     /// An assignment arrived, possibly empty: this member has joined its group.
     pub joined: bool,
-    pub assigned: Vec<i32>,
-    pub revoked: Vec<i32>,
+    pub assigned: Vec<TopicPartition>,
+    pub revoked: Vec<TopicPartition>,
 }
+
+/// Called inside the revocation, before it completes: the pipeline writes the
+/// state of the revoked partitions and commits their offsets.
+pub type RevokeHook =
+    Box<dyn Fn(&BaseConsumer<PantauConsumerContext>, &[TopicPartition]) + Send + Sync>;
 
 pub struct PantauConsumerContext {
     pub metrics: Arc<Metrics>,
     pub rebalances: Mutex<RebalanceLog>,
+    pub on_revoke: Option<RevokeHook>,
 }
 
-fn partitions(tpl: &TopicPartitionList) -> Vec<i32> {
-    tpl.elements().iter().map(|e| e.partition()).collect()
+fn partitions(tpl: &TopicPartitionList) -> Vec<TopicPartition> {
+    tpl.elements()
+        .iter()
+        .map(|e| (e.topic().to_owned(), e.partition()))
+        .collect()
 }
 
 impl ClientContext for PantauConsumerContext {
@@ -45,16 +58,21 @@ impl ClientContext for PantauConsumerContext {
 }
 
 impl ConsumerContext for PantauConsumerContext {
-    // Offsets of processed messages are committed at the end of every batch,
-    // before the next poll, and rebalances are served only inside poll: when a
-    // revocation arrives, everything processed is already committed. What was
-    // polled from a revoked partition but not processed is dropped by the
-    // pipeline and redelivered to the new owner.
-    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(tpl) = rebalance
-            && let Ok(mut log) = self.rebalances.lock()
-        {
-            log.revoked.extend(partitions(tpl));
+    // Offsets of routed messages are committed at the end of every batch, and
+    // rebalances are served only inside poll, so a revoked source partition has
+    // nothing in flight. Keyed stores commit with their snapshots; the hook
+    // writes one for each revoked store partition before the revocation ends.
+    // What was polled from a revoked partition but not processed is dropped by
+    // the pipeline and redelivered from the committed offset.
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            let revoked = partitions(tpl);
+            if let Some(hook) = &self.on_revoke {
+                hook(consumer, &revoked);
+            }
+            if let Ok(mut log) = self.rebalances.lock() {
+                log.revoked.extend(revoked);
+            }
         }
     }
 

@@ -94,7 +94,23 @@ impl KafkaProducer {
         payload: &[u8],
         headers: Option<OwnedHeaders>,
     ) -> Result<(), ProduceError> {
+        self.send_to(topic, None, key, payload, headers)
+    }
+
+    /// Like [`KafkaProducer::send`], to an explicit partition when one is given
+    /// (otherwise the key's partition).
+    pub fn send_to(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        payload: &[u8],
+        headers: Option<OwnedHeaders>,
+    ) -> Result<(), ProduceError> {
         let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(topic).payload(payload);
+        if let Some(p) = partition {
+            record = record.partition(p);
+        }
         if let Some(k) = key {
             record = record.key(k);
         }
@@ -157,6 +173,20 @@ impl KafkaProducer {
             });
         }
         Ok(())
+    }
+
+    /// The number of partitions of `topic`, 0 when it does not exist. Asked as
+    /// a producer, so a broker that auto-creates topics creates it.
+    pub fn partition_count(&self, topic: &str, timeout: Duration) -> Result<i32, KafkaError> {
+        let md = self
+            .producer
+            .client()
+            .fetch_metadata(Some(topic), timeout)?;
+        Ok(md
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic && t.error().is_none())
+            .map_or(0, |t| t.partitions().len() as i32))
     }
 
     pub fn delivered(&self) -> u64 {

@@ -67,6 +67,12 @@ pub struct Metrics {
     pub baseline_median_seconds: prometheus::GaugeVec,
     pub unknown_service: IntCounter,
     pub unknown_office: IntCounter,
+    /// Extension (docs/metrics.md): Kafka mode, time to restore one keyed
+    /// store partition from its changelog.
+    pub state_restore_seconds: HistogramVec,
+    /// Extension (docs/metrics.md): Kafka mode, keyed store partitions being
+    /// restored right now (`/readyz` is not ready meanwhile).
+    pub state_restoring: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -241,6 +247,26 @@ impl Metrics {
         .expect("valid metric");
         r.register(Box::new(baseline_median_seconds.clone()))
             .expect("unique metric");
+        let state_restore_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "pantau_state_restore_seconds",
+                "Time to restore one keyed store partition from its changelog.",
+            )
+            .buckets(vec![
+                0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+            ]),
+            &["store"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(state_restore_seconds.clone()))
+            .expect("unique metric");
+        let state_restoring = IntGauge::new(
+            "pantau_state_restoring",
+            "Keyed store partitions being restored from their changelog.",
+        )
+        .expect("valid metric");
+        r.register(Box::new(state_restoring.clone()))
+            .expect("unique metric");
         let unknown_service = data_quality_total.with_label_values(&["unknown_service"]);
         let unknown_office = data_quality_total.with_label_values(&["unknown_office"]);
         Metrics {
@@ -266,6 +292,8 @@ impl Metrics {
             baseline_median_seconds,
             unknown_service,
             unknown_office,
+            state_restore_seconds,
+            state_restoring,
         }
     }
 

@@ -62,6 +62,7 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
         rejected_cfg,
         mut archive,
         started,
+        ..
     } = run;
     let stop = signals::stop_flag(config.pipeline.shutdown_timeout);
     let name = input_name(config, ov)?;
