@@ -176,7 +176,8 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TopicsCommand {
-    /// Create the events, alerts and dead-letter topics (existing ones are kept).
+    /// Create the events, alerts and dead-letter topics and the group's internal
+    /// repartition and changelog topics (existing ones are kept).
     Create {
         #[arg(long)]
         config: PathBuf,

@@ -1045,3 +1045,38 @@ fn an_open_transaction_outlives_the_retention_and_is_still_judged_late() {
         Severity::High
     );
 }
+
+/// Kafka mode: a store partition's events come from several source partitions,
+/// interleaved however the router read them; only the upstream marks move time.
+#[test]
+fn routed_events_wait_for_the_slowest_source_partition() {
+    let a = sub("a", "2026-03-02T09:00:00+07:00", "A", D, "KTP_EL");
+    let b = done("b", "2026-03-02T10:00:00+07:00", "A", D, "KTP_EL", "issued");
+    let z = sub("z", "2026-04-06T09:00:00+07:00", "Z", D, "KTP_EL");
+    let expected = run(&[a.clone(), b.clone(), z.clone()]);
+    assert!(!has(&expected, "overdue_open", "A"));
+    // One clock over the interleaving: A's completion comes a month late, and
+    // its deadline has fired by then.
+    assert!(has(&run(&[a.clone(), z.clone(), b.clone()]), "overdue_open", "A"));
+
+    let decode = |l: &String| Decoder::default().decode(l.as_bytes()).expect("valid");
+    let at = |l: &String| decode(l).occurred_at.to_utc();
+    let mut e = engine();
+    e.add_partition(0);
+    e.add_partition(1);
+    // Source partition 0 has read a and z; partition 1, lagging, nothing yet.
+    assert_eq!(e.ingest_routed(decode(&a)), Admission::Accepted);
+    e.observe_upstream(0, at(&a));
+    assert_eq!(e.ingest_routed(decode(&z)), Admission::Accepted);
+    e.observe_upstream(0, at(&z));
+    assert_eq!(e.watermark(), None, "partition 1 holds time back");
+    assert_eq!(e.ingest_routed(decode(&b)), Admission::Accepted, "not late");
+    e.observe_upstream(1, at(&b));
+    // A repeat routed after a source partition was re-read is still a duplicate.
+    assert_eq!(e.ingest_routed(decode(&b)), Admission::Duplicate);
+    e.end_partition(0);
+    assert!(!e.is_ended());
+    e.end_partition(1);
+    assert!(e.is_ended());
+    assert_eq!(e.take_alerts(), expected);
+}

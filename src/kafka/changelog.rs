@@ -183,3 +183,54 @@ pub fn read(
     }
     Ok(None)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::mocking::MockCluster;
+
+    const T: Duration = Duration::from_secs(30);
+
+    #[test]
+    fn restore_takes_the_newest_whole_snapshot_and_survives_a_torn_one() {
+        let cluster = MockCluster::new(1).expect("mock cluster");
+        cluster.create_topic("g.by-office.changelog", 2, 1).expect("topic");
+        let cfg = KafkaConfig {
+            bootstrap_servers: cluster.bootstrap_servers(),
+            group_id: "g".into(),
+            ..KafkaConfig::default()
+        };
+        let topic = "g.by-office.changelog";
+        assert!(read(&cfg, topic, 1, T).expect("read").is_none(), "empty");
+        let producer = KafkaProducer::new(&cfg, None, "changelog").expect("producer");
+        // Bigger than one chunk, so a snapshot spans several records.
+        let big: Vec<u8> = (0..CHUNK * 2 + 10).map(|i| (i % 251) as u8).collect();
+        write(&producer, topic, 1, 1, 100, b"first").expect("write");
+        write(&producer, topic, 1, 2, 200, &big).expect("write");
+        producer.flush(T).expect("flush");
+        let r = read(&cfg, topic, 1, T).expect("read").expect("snapshot");
+        assert_eq!((r.generation, r.next_offset), (2, 200));
+        assert_eq!(r.state, big);
+        assert!(read(&cfg, topic, 0, T).expect("read").is_none(), "other partition");
+        // Generation 3 dies half-way: one chunk of slot 1 overwritten, no manifest.
+        // Slot 1's manifest (generation 1) no longer checks out; slot 0 does.
+        producer
+            .send_to(topic, Some(1), Some(b"snapshot/1/0"), b"torn", None)
+            .expect("send");
+        producer.flush(T).expect("flush");
+        let r = read(&cfg, topic, 1, T).expect("read").expect("snapshot");
+        assert_eq!((r.generation, r.next_offset), (2, 200));
+        // Generation 3 completes: it wins.
+        write(&producer, topic, 1, 3, 300, b"third").expect("write");
+        producer.flush(T).expect("flush");
+        let r = read(&cfg, topic, 1, T).expect("read").expect("snapshot");
+        assert_eq!((r.generation, r.state.as_slice()), (3, &b"third"[..]));
+        // The newest snapshot damaged after the fact: the previous one is used.
+        producer
+            .send_to(topic, Some(1), Some(b"snapshot/1/0"), b"THIRD", None)
+            .expect("send");
+        producer.flush(T).expect("flush");
+        let r = read(&cfg, topic, 1, T).expect("read").expect("snapshot");
+        assert_eq!((r.generation, r.next_offset), (2, 200));
+    }
+}
