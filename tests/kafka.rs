@@ -20,7 +20,8 @@ type Record = (Option<Vec<u8>>, Vec<u8>, Vec<(String, String)>);
 /// A development broker for one test (it creates the three topics with 4
 /// partitions: the mock cluster has no admin API); killed on drop.
 struct Broker {
-    child: Child,
+    /// None for an external broker (`PANTAU_TEST_KAFKA_BOOTSTRAP`).
+    child: Option<Child>,
     bootstrap: String,
 }
 
@@ -48,7 +49,10 @@ impl Broker {
             .strip_prefix("bootstrap.servers=")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_owned();
-        Broker { child, bootstrap }
+        Broker {
+            child: Some(child),
+            bootstrap,
+        }
     }
 
     /// A pipeline configuration on this broker: replay.toml's settings, the Kafka
@@ -139,8 +143,9 @@ impl Broker {
     /// Takes the broker down (`true`) or brings it back.
     fn set_down(&self, down: bool) {
         let sig = if down { "-USR1" } else { "-USR2" };
+        let pid = self.child.as_ref().expect("a development broker").id();
         let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
+            .args([sig, &pid.to_string()])
             .status()
             .expect("kill")
             .success();
@@ -150,8 +155,10 @@ impl Broker {
 
 impl Drop for Broker {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -747,5 +754,67 @@ fn a_broker_outage_loses_nothing() {
         "{missing} of {} alert ids missing from the topic ({} there)",
         ids.len(),
         on_topic.len()
+    );
+}
+
+/// Against a real Kafka when one is configured, e.g.
+/// `PANTAU_TEST_KAFKA_BOOTSTRAP=localhost:9092 cargo test --test kafka external`;
+/// skipped otherwise. Topics get a unique prefix and are created with
+/// `pantau topics create` (the admin API the development broker lacks).
+#[test]
+fn an_external_broker_when_configured() {
+    let Ok(bootstrap) = std::env::var("PANTAU_TEST_KAFKA_BOOTSTRAP") else {
+        eprintln!("skipped: PANTAU_TEST_KAFKA_BOOTSTRAP is not set");
+        return;
+    };
+    let broker = Broker {
+        child: None,
+        bootstrap,
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let unique = format!(
+        "pantau-it-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs()
+    );
+    let base = std::fs::read_to_string(broker.config(dir.path(), &unique, "30s")).expect("config");
+    let config = dir.path().join("external.toml");
+    std::fs::write(
+        &config,
+        base.replacen(
+            "[kafka]\n",
+            &format!(
+                "[kafka]\nevents_topic = \"{unique}.events\"\nalerts_topic = \"{unique}.alerts\"\ndlq_topic = \"{unique}.dlq\"\n"
+            ),
+            1,
+        ),
+    )
+    .expect("write");
+    run_ok(pantau().args(["topics", "create", "--config"]).arg(&config));
+    // Idempotent: a second run finds them all.
+    let again = run_ok(pantau().args(["topics", "create", "--config"]).arg(&config));
+    assert!(
+        !String::from_utf8_lossy(&again.stdout).contains("created"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    simulate(23, 1500, dir.path());
+    let events = dir.path().join("events.ndjson");
+    publish(&config, &events);
+    run_ok(
+        pantau()
+            .args(["run", "--quiet", "--stop-when-idle", "10s", "--config"])
+            .arg(&config)
+            .arg("--alerts")
+            .arg(dir.path().join("alerts-external.ndjson")),
+    );
+    let (file_alerts, _) = replay(&events, dir.path(), &[]);
+    assert_same(
+        &union_of(dir.path(), &["external"]),
+        &keys_of(&file_alerts),
+        "external broker vs file replay",
     );
 }

@@ -1057,7 +1057,11 @@ fn routed_events_wait_for_the_slowest_source_partition() {
     assert!(!has(&expected, "overdue_open", "A"));
     // One clock over the interleaving: A's completion comes a month late, and
     // its deadline has fired by then.
-    assert!(has(&run(&[a.clone(), z.clone(), b.clone()]), "overdue_open", "A"));
+    assert!(has(
+        &run(&[a.clone(), z.clone(), b.clone()]),
+        "overdue_open",
+        "A"
+    ));
 
     let decode = |l: &String| Decoder::default().decode(l.as_bytes()).expect("valid");
     let at = |l: &String| decode(l).occurred_at.to_utc();

@@ -14,7 +14,9 @@ use super::config::{KafkaConfig, KafkaConfigError, Role, Store};
 pub enum AdminError {
     #[error(transparent)]
     Config(#[from] KafkaConfigError),
-    #[error("kafka admin: {0} (is the broker reachable, and does it serve the admin API? `pantau dev broker` does not: it creates its topics itself)")]
+    #[error(
+        "kafka admin: {0} (is the broker reachable, and does it serve the admin API? `pantau dev broker` does not: it creates its topics itself)"
+    )]
     Kafka(#[from] KafkaError),
     #[error("creating topic {topic}: {code}")]
     Topic {

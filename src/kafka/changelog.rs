@@ -194,7 +194,9 @@ mod tests {
     #[test]
     fn restore_takes_the_newest_whole_snapshot_and_survives_a_torn_one() {
         let cluster = MockCluster::new(1).expect("mock cluster");
-        cluster.create_topic("g.by-office.changelog", 2, 1).expect("topic");
+        cluster
+            .create_topic("g.by-office.changelog", 2, 1)
+            .expect("topic");
         let cfg = KafkaConfig {
             bootstrap_servers: cluster.bootstrap_servers(),
             group_id: "g".into(),
@@ -211,7 +213,10 @@ mod tests {
         let r = read(&cfg, topic, 1, T).expect("read").expect("snapshot");
         assert_eq!((r.generation, r.next_offset), (2, 200));
         assert_eq!(r.state, big);
-        assert!(read(&cfg, topic, 0, T).expect("read").is_none(), "other partition");
+        assert!(
+            read(&cfg, topic, 0, T).expect("read").is_none(),
+            "other partition"
+        );
         // Generation 3 dies half-way: one chunk of slot 1 overwritten, no manifest.
         // Slot 1's manifest (generation 1) no longer checks out; slot 0 does.
         producer
