@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct PartitionClock {
     max_seen: Option<DateTime<Utc>>,
     idle: bool,
@@ -57,11 +57,7 @@ impl Watermark {
 
     /// An event time read from one partition.
     pub fn observe_partition(&mut self, partition: i32, t: DateTime<Utc>) {
-        let clock = self.partitions.entry(partition).or_insert(PartitionClock {
-            max_seen: None,
-            idle: false,
-            ended: false,
-        });
+        let clock = self.partitions.entry(partition).or_default();
         clock.idle = false;
         clock.ended = false;
         if clock.max_seen.is_none_or(|m| t > m) {
@@ -76,21 +72,13 @@ impl Watermark {
     /// A partition assigned to this instance: until it has delivered an event
     /// (or gone idle) it holds W back, since its events may be the oldest.
     pub fn add_partition(&mut self, partition: i32) {
-        self.partitions.entry(partition).or_insert(PartitionClock {
-            max_seen: None,
-            idle: false,
-            ended: false,
-        });
+        self.partitions.entry(partition).or_default();
     }
 
     /// The partition's input has ended; when every partition has, so has the
     /// whole input.
     pub fn end_partition(&mut self, partition: i32) {
-        let clock = self.partitions.entry(partition).or_insert(PartitionClock {
-            max_seen: None,
-            idle: false,
-            ended: false,
-        });
+        let clock = self.partitions.entry(partition).or_default();
         clock.ended = true;
         clock.idle = true;
         if self.partitions.values().all(|c| c.ended) {
