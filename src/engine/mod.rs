@@ -296,6 +296,22 @@ impl Engine {
         self.txns.len()
     }
 
+    /// Entries held by each part of the state, for the debug progress log.
+    pub fn state_sizes(&self) -> String {
+        format!(
+            "txns {} dedup {} receipts {} baselines {} agents {} officer groups {} timers {} expiry {} buffered {}",
+            self.txns.len(),
+            self.dedup.len(),
+            self.receipts.len(),
+            self.baselines.held(),
+            self.agents.held(),
+            self.officers.len(),
+            self.timers.len(),
+            self.expiry.len(),
+            self.buffer.len()
+        )
+    }
+
     pub fn buffered(&self) -> usize {
         self.buffer.len()
     }

@@ -274,6 +274,7 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
                     .map(|w| w.to_rfc3339())
                     .unwrap_or_else(|| "-".into())
             );
+            tracing::debug!("state: {}", engine.state_sizes());
         }
     }
     drop(rx);

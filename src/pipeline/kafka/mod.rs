@@ -49,6 +49,11 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(120);
 const ASSIGNMENT_GRACE: Duration = Duration::from_secs(60);
 /// A batch is cut after this long even when not full.
 const GATHER: Duration = Duration::from_millis(200);
+/// Once a batch has messages, how long to wait for more before processing it.
+const TRICKLE: Duration = Duration::from_millis(5);
+/// Watermark marks go out at most this often (and whenever a source partition
+/// turns idle or ends): each is sent to every store partition.
+const MARK_EVERY: Duration = Duration::from_millis(200);
 /// With `--stop-when-idle`, an instance whose stores never see every source
 /// partition end (a source partition nobody owns) gives up after this many
 /// idle times.
@@ -240,6 +245,7 @@ pub(super) fn run(run: Prepared<'_>, kafka: &KafkaConfig) -> Result<Summary, Pip
     // What this member owns now: after a revocation (a broker outage, say) it
     // owns nothing until the group has rebalanced, and must not call that the end.
     let mut owned: BTreeSet<(String, i32)> = BTreeSet::new();
+    let mut last_marks = Instant::now();
     let evaluate = metrics.processing_seconds.with_label_values(&["evaluate"]);
     let decode_time = metrics.processing_seconds.with_label_values(&["decode"]);
     let sink_time = metrics.processing_seconds.with_label_values(&["sink"]);
@@ -261,7 +267,15 @@ pub(super) fn run(run: Prepared<'_>, kafka: &KafkaConfig) -> Result<Summary, Pip
             if left.is_zero() {
                 break;
             }
-            match consumer.poll(left) {
+            // Wait for the first message; after it, take only what has already
+            // arrived, so a trickle is processed at once rather than after the
+            // whole gather time.
+            let wait = if polled.is_empty() {
+                left
+            } else {
+                left.min(TRICKLE)
+            };
+            match consumer.poll(wait) {
                 None => break,
                 Some(Err(e)) => tracing::warn!("kafka consumer: {e}"),
                 Some(Ok(m)) => {
@@ -418,7 +432,10 @@ pub(super) fn run(run: Prepared<'_>, kafka: &KafkaConfig) -> Result<Summary, Pip
         if !polled.is_empty() {
             last_message = Some(now);
         }
-        router.marks(&internal, now, kafka.idle_timeout, ov.stop_when_idle)?;
+        if last_marks.elapsed() >= MARK_EVERY {
+            router.marks(&internal, now, kafka.idle_timeout, ov.stop_when_idle)?;
+            last_marks = now;
+        }
         if let (Some(d), None) = (ov.stop_when_idle, last_message)
             && started.elapsed() >= d + ASSIGNMENT_GRACE
         {
