@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::archive::{Archive, ArchiveConfig};
 use crate::config::{Config, ConfigError, SinkConfig, SourceConfig};
 use crate::decode::{Decoder, Event, Rejection};
-use crate::engine::{Admission, Engine, EngineSettings};
+use crate::engine::{Admission, Engine};
 use crate::metrics::{Metrics, server};
 use crate::rules::custom::{CustomRules, RuleError};
 use crate::sinks::{RejectedRecord, SinkError};
@@ -289,28 +289,26 @@ fn decode_batch(decoder: &Decoder, batch: &RawBatch, metrics: &Metrics) -> Decod
     }
 }
 
-/// Everything a pipeline's main loop starts from: the engine, the resolved
-/// outputs and the shared metrics and readiness.
+/// Everything a pipeline's main loop starts from: the reference data, the
+/// resolved outputs and the shared metrics and readiness. Each loop makes its
+/// engines (one, or one per Kafka store partition).
 struct Prepared<'a> {
     config: &'a Config,
     overrides: &'a Overrides,
     metrics: Arc<Metrics>,
     ready: Arc<AtomicBool>,
     reference: Arc<crate::reference::Reference>,
-    engine: Engine,
+    /// Compiled at start, so a bad rule is a startup error in either mode.
+    custom: Option<CustomRules>,
     alert_cfg: Vec<SinkConfig>,
     rejected_cfg: Option<SinkConfig>,
     archive: Option<Archive>,
     started: Instant,
 }
 
-/// The archive, if configured or asked for on the command line; the engine then
-/// keeps what the archive needs.
-fn open_archive(
-    config: &Config,
-    ov: &Overrides,
-    engine: &mut Engine,
-) -> Result<Option<Archive>, PipelineError> {
+/// The archive, if configured or asked for on the command line; the engines
+/// then keep what the archive needs.
+fn open_archive(config: &Config, ov: &Overrides) -> Result<Option<Archive>, PipelineError> {
     let cfg = match (&ov.archive, &config.archive) {
         (Some(dir), Some(c)) => Some(ArchiveConfig {
             dir: dir.clone(),
@@ -322,7 +320,6 @@ fn open_archive(
     let Some(cfg) = cfg else {
         return Ok(None);
     };
-    engine.enable_archive();
     Ok(Some(Archive::start(&cfg)?))
 }
 
@@ -343,13 +340,6 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
     }
     let reference = Arc::new(config.load_reference()?);
     let custom = CustomRules::compile(&config.rules)?;
-    let mut engine = Engine::new(
-        EngineSettings::from_config(config),
-        reference.clone(),
-        metrics.clone(),
-        custom,
-    );
-
     let mut alert_cfg = config.sinks.alerts.clone();
     if let Some(p) = &ov.alerts {
         alert_cfg = vec![SinkConfig::File { path: p.clone() }];
@@ -359,14 +349,14 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
         .clone()
         .map(|path| SinkConfig::File { path })
         .or(config.sinks.rejected.clone());
-    let archive = open_archive(config, ov, &mut engine)?;
+    let archive = open_archive(config, ov)?;
     let prepared = Prepared {
         config,
         overrides: ov,
         metrics,
         ready,
         reference,
-        engine,
+        custom,
         alert_cfg,
         rejected_cfg,
         archive,

@@ -13,7 +13,7 @@ use super::{
 use crate::alerts::Alert;
 use crate::config::Config;
 use crate::decode::Decoder;
-use crate::engine::Engine;
+use crate::engine::{Engine, EngineSettings};
 use crate::sinks::{AlertSink, RejectedSink};
 
 /// What the sink thread is given, in order: a checkpoint is written only after
@@ -57,13 +57,22 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
         overrides: ov,
         metrics,
         ready,
-        mut engine,
+        reference,
+        custom,
         alert_cfg,
         rejected_cfg,
         mut archive,
         started,
-        ..
     } = run;
+    let mut engine = Engine::new(
+        EngineSettings::from_config(config),
+        reference,
+        metrics.clone(),
+        custom,
+    );
+    if archive.is_some() {
+        engine.enable_archive();
+    }
     let stop = signals::stop_flag(config.pipeline.shutdown_timeout);
     let name = input_name(config, ov)?;
     let ckpt_dir = ov

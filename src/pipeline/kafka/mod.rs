@@ -122,7 +122,9 @@ fn partition_count(producer: &KafkaProducer, topic: &str) -> Result<i32, Pipelin
 }
 
 /// The engine for one store partition: the by-office stores judge every
-/// typology but `broker_activity`, the by-agent stores only that one.
+/// typology but `broker_activity`, the by-agent stores only that one. Custom
+/// rules keep per-engine state, so each by-office engine compiles its own (the
+/// start-up compile has already rejected bad rules).
 fn engine_factory(run: &Prepared<'_>, upstream: i32) -> stores::EngineFactory {
     let base = EngineSettings::from_config(run.config);
     let rules = run.config.rules.clone();
@@ -350,7 +352,7 @@ pub(super) fn run(run: Prepared<'_>, kafka: &KafkaConfig) -> Result<Summary, Pip
         }
 
         let now = Instant::now();
-        let t = Instant::now();
+        let t = now;
         let decoded: Vec<Option<Result<Event, Rejection>>> = polled
             .par_iter()
             .with_min_len(256)
