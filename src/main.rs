@@ -390,27 +390,32 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             if let Some(d) = days {
                 sim.days = d;
             }
-            let workload = simulate::generate(&sim, &reference).map_err(anyhow::Error::msg)?;
+            let reference = std::sync::Arc::new(reference);
+            let stream =
+                || simulate::Stream::new(&sim, reference.clone()).map_err(anyhow::Error::msg);
             if let Some(out) = &out {
-                simulate::write(&workload, out)
+                let (totals, labels) = simulate::write_stream(stream()?, out)
                     .with_context(|| format!("writing to {}", out.display()))?;
+                eprintln!(
+                    "{} transactions, {} lines ({} duplicates, {} invalid), {} expected alerts → {}",
+                    totals.transactions,
+                    totals.lines,
+                    totals.duplicates,
+                    totals.invalid,
+                    labels,
+                    out.display()
+                );
             }
-            eprintln!(
-                "{} transactions, {} lines ({} duplicates, {} invalid), {} expected alerts{}",
-                workload.transactions,
-                workload.lines,
-                workload.duplicates,
-                workload.invalid.len(),
-                workload.expected.len(),
-                out.as_ref()
-                    .map(|o| format!(" → {}", o.display()))
-                    .unwrap_or_default()
-            );
             if to_kafka {
                 let kafka = kafka_section(&cfg, &config)?;
                 let decoder = Decoder::new(cfg.pipeline.max_event_bytes);
+                // The same seed gives the same events: generate them again rather
+                // than hold them.
                 let r = pantau::kafka::publish::publish(
-                    std::io::Cursor::new(&workload.events),
+                    std::io::BufReader::with_capacity(
+                        1 << 20,
+                        simulate::StreamReader::new(stream()?),
+                    ),
                     "<simulator>",
                     kafka,
                     &decoder,

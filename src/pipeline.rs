@@ -2,7 +2,7 @@
 //! rules, timers) → sinks, with metrics throughout.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufRead, BufReader, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -232,11 +232,20 @@ fn open_input(
         }
         (SourceConfig::Simulator(sim), None) => {
             let reference = config.load_reference()?;
-            let workload =
-                crate::simulate::generate(sim, &reference).map_err(PipelineError::Simulator)?;
-            let mut cursor = io::Cursor::new(workload.events);
-            cursor.set_position(offset);
-            (Box::new(cursor), (sim.rate > 0.0).then_some(sim.rate))
+            let stream = crate::simulate::Stream::new(sim, std::sync::Arc::new(reference))
+                .map_err(PipelineError::Simulator)?;
+            let mut reader = crate::simulate::StreamReader::new(stream);
+            // The same seed gives the same bytes: a resumed run skips what it read.
+            io::copy(&mut (&mut reader).take(offset), &mut io::sink()).map_err(|source| {
+                PipelineError::Input {
+                    path: name.clone(),
+                    source,
+                }
+            })?;
+            (
+                Box::new(BufReader::with_capacity(1 << 20, reader)),
+                (sim.rate > 0.0).then_some(sim.rate),
+            )
         }
         (SourceConfig::File { path: None }, None) => return Err(PipelineError::NoInput),
         (SourceConfig::Kafka, None) => return Err(PipelineError::NoKafkaSection),

@@ -299,8 +299,9 @@ impl Engine {
     /// Entries held by each part of the state, for the debug progress log.
     pub fn state_sizes(&self) -> String {
         format!(
-            "txns {} dedup {} receipts {} baselines {} agents {} officer groups {} timers {} expiry {} buffered {}",
+            "txns {} open {} dedup {} receipts {} baselines {} agents {} officer groups {} timers {} expiry {} buffered {}",
             self.txns.len(),
+            self.open,
             self.dedup.len(),
             self.receipts.len(),
             self.baselines.held(),

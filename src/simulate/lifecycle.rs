@@ -3,6 +3,7 @@
 //! time-sorted story rather than by the streaming engine's code path.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use rand::Rng;
@@ -62,7 +63,7 @@ pub(crate) struct SimTxn {
     pub service: Service,
     pub use_z: bool,
     pub events: Vec<Ev>,
-    deadline: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
     pub expected_fee: Option<u64>,
     fault: Option<Fault>,
     /// Labels that need the whole workload (duplicate receipts).
@@ -70,11 +71,14 @@ pub(crate) struct SimTxn {
     hours_ok: Box<dyn Fn(DateTime<FixedOffset>) -> bool>,
 }
 
-pub(crate) struct Generator<'a> {
-    cfg: &'a SimulatorConfig,
-    reference: &'a Reference,
+pub(crate) struct Generator {
+    cfg: SimulatorConfig,
+    reference: Arc<Reference>,
     receipt_counters: HashMap<&'static str, u64>,
     total_weight: u32,
+    /// Submissions of the block being generated fall on these days.
+    first_day: NaiveDate,
+    days: u32,
 }
 
 const NON_CASH: &[&str] = &["billing_code", "virtual_account", "bank_transfer", "qris"];
@@ -83,14 +87,22 @@ fn minutes(m: i64) -> Duration {
     Duration::minutes(m)
 }
 
-impl<'a> Generator<'a> {
-    pub fn new(cfg: &'a SimulatorConfig, reference: &'a Reference) -> Self {
+impl Generator {
+    pub fn new(cfg: SimulatorConfig, reference: Arc<Reference>) -> Self {
         Generator {
+            first_day: cfg.start,
+            days: cfg.days,
             cfg,
             reference,
             receipt_counters: HashMap::new(),
             total_weight: OFFICES.iter().map(|o| o.weight).sum(),
         }
+    }
+
+    /// Submissions generated from now on fall on `days` days from `first_day`.
+    pub fn set_days(&mut self, first_day: NaiveDate, days: u32) {
+        self.first_day = first_day;
+        self.days = days.max(1);
     }
 
     fn pick_office(&self, rng: &mut impl Rng) -> &'static OfficeDef {
@@ -112,7 +124,8 @@ impl<'a> Generator<'a> {
     }
 
     pub fn transaction(&mut self, rng: &mut impl Rng, n: usize) -> SimTxn {
-        let reference = self.reference;
+        let reference = Arc::clone(&self.reference);
+        let reference = &*reference;
         let office = self.pick_office(rng);
         // The first service of an office takes half its traffic: a busy counter
         // gives the weekly officer windows enough completions to judge.
@@ -165,8 +178,7 @@ impl<'a> Generator<'a> {
         let corrupt = handler_k == 0 && office.corrupt_officer;
         let busy_clean = handler_k == 1;
 
-        let mut day =
-            self.cfg.start + Duration::days(rng.random_range(0..i64::from(self.cfg.days)));
+        let mut day = self.first_day + Duration::days(rng.random_range(0..i64::from(self.days)));
         let channel = if service.automated {
             "online"
         } else {
@@ -631,6 +643,9 @@ impl<'a> Generator<'a> {
                 }
             }
         }
+        for pool in by_office.values_mut() {
+            pool.sort();
+        }
         for t in txns
             .iter_mut()
             .filter(|t| t.fault == Some(Fault::DuplicateReceipt))
@@ -643,8 +658,7 @@ impl<'a> Generator<'a> {
                     receipt: Some(r), ..
                 } = &mut e.kind
                 {
-                    let earlier: Vec<&(DateTime<FixedOffset>, String)> =
-                        pool.iter().filter(|(at, _)| *at < e.at).collect();
+                    let earlier = &pool[..pool.partition_point(|(at, _)| *at < e.at)];
                     if let Some((_, donor)) = earlier.choose(rng) {
                         *r = donor.clone();
                     }
@@ -666,17 +680,14 @@ impl<'a> Generator<'a> {
         }
         uses.sort();
         let mut labelled = BTreeSet::new();
-        for w in uses.windows(2) {
-            let (a, b) = (&w[0], &w[1]);
-            if a.0 == b.0 && a.1 == b.1 && b.2 - a.2 <= Duration::days(365) {
-                // The earliest use of this key by another transaction.
-                let first = uses
-                    .iter()
-                    .find(|u| u.0 == b.0 && u.1 == b.1)
-                    .expect("present");
-                if first.3 != b.3 {
-                    labelled.insert(b.3);
-                }
+        // Index of the earliest use of the current (office, receipt).
+        let mut first = 0;
+        for i in 1..uses.len() {
+            let (a, b) = (&uses[i - 1], &uses[i]);
+            if a.0 != b.0 || a.1 != b.1 {
+                first = i;
+            } else if b.2 - a.2 <= Duration::days(365) && uses[first].3 != b.3 {
+                labelled.insert(b.3);
             }
         }
         for i in labelled {

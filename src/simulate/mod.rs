@@ -7,6 +7,7 @@ mod offices;
 mod windowed;
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use rand::{Rng, SeedableRng};
@@ -119,111 +120,321 @@ pub(crate) struct SimEvent {
     pub json: String,
 }
 
+/// Submissions are generated this many days at a time, so a long workload never
+/// has to be held whole (a block's events and its unresolved labels are).
+const BLOCK_DAYS: u32 = 28;
+
+/// The workload as a stream of chunks, generated a block of submission days at a
+/// time. Concatenated, the chunks are the workload: events in arrival order, every
+/// label once.
+pub struct Stream {
+    cfg: SimulatorConfig,
+    rng: ChaCha8Rng,
+    generator: lifecycle::Generator,
+    block: u32,
+    blocks: u32,
+    next_txn: usize,
+    /// Generated events not yet written: (arrival, tie-break, JSON).
+    carry: Vec<(DateTime<Utc>, u64, String)>,
+    labeller: windowed::Labeller,
+    /// `overdue_open` labels wait for the workload's last event time: (deadline, id).
+    overdue: Vec<(DateTime<Utc>, String)>,
+    max_t: Option<DateTime<Utc>>,
+    /// Everything that arrives before this has been written.
+    written_until: DateTime<Utc>,
+    written: usize,
+    pending_dups: Vec<(usize, String)>,
+    line: u64,
+    duplicates: u64,
+    bad: usize,
+}
+
+/// One piece of the stream.
+#[derive(Default)]
+pub struct Chunk {
+    /// NDJSON lines, continuing the previous chunk's.
+    pub events: Vec<u8>,
+    pub expected: Vec<ExpectedAlert>,
+    pub invalid: Vec<InvalidLine>,
+}
+
+/// Totals once a stream is exhausted.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Totals {
+    pub lines: u64,
+    pub duplicates: u64,
+    pub invalid: u64,
+    pub transactions: usize,
+}
+
+impl Stream {
+    pub fn new(cfg: &SimulatorConfig, reference: Arc<Reference>) -> Result<Self, String> {
+        if cfg.days == 0 {
+            return Err("`days` must be at least 1".into());
+        }
+        for code in offices::OFFICES.iter().flat_map(|o| o.services.iter()) {
+            if reference.services.get(code).is_none() {
+                return Err(format!(
+                    "service {code} is missing from the service catalogue"
+                ));
+            }
+        }
+        Ok(Stream {
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            generator: lifecycle::Generator::new(cfg.clone(), reference),
+            block: 0,
+            blocks: cfg.days.div_ceil(BLOCK_DAYS),
+            cfg: cfg.clone(),
+            next_txn: 0,
+            carry: Vec::new(),
+            labeller: windowed::Labeller::default(),
+            overdue: Vec::new(),
+            max_t: None,
+            written_until: DateTime::<Utc>::MIN_UTC,
+            written: 0,
+            pending_dups: Vec::new(),
+            line: 0,
+            duplicates: 0,
+            bad: 0,
+        })
+    }
+
+    /// The next chunk, or `None` when the workload is complete.
+    pub fn next_chunk(&mut self) -> Option<Chunk> {
+        if self.block >= self.blocks {
+            return None;
+        }
+        let k = self.block;
+        self.block += 1;
+        let last = self.block == self.blocks;
+        let first_day = self.cfg.start + Duration::days(i64::from(k * BLOCK_DAYS));
+        let days = BLOCK_DAYS.min(self.cfg.days - k * BLOCK_DAYS);
+        // Transactions up to the end of this block, in proportion to its days.
+        let until = if last {
+            self.cfg.transactions
+        } else {
+            (self.cfg.transactions as u128 * u128::from((k + 1) * BLOCK_DAYS)
+                / u128::from(self.cfg.days)) as usize
+        };
+        self.generator.set_days(first_day, days);
+        let mut txns: Vec<_> = (self.next_txn..until)
+            .map(|n| self.generator.transaction(&mut self.rng, n))
+            .collect();
+        self.next_txn = until;
+        self.generator
+            .assign_duplicate_receipts(&mut self.rng, &mut txns);
+        let tag = if k == 0 {
+            String::new()
+        } else {
+            format!("{k}-")
+        };
+        windowed::assign_agents(&mut self.rng, &mut txns, &tag);
+
+        let mut chunk = Chunk::default();
+        let mut irregular = Vec::with_capacity(txns.len());
+        for t in &txns {
+            for e in t.render() {
+                let at = e.at.to_utc();
+                debug_assert!(at >= self.written_until, "{at} precedes a written block");
+                self.max_t = Some(self.max_t.map_or(at, |m| m.max(at)));
+                // Arrival = event time plus a random delay below the disorder bound.
+                let delay = Duration::milliseconds(
+                    self.rng
+                        .random_range(0..=self.cfg.max_disorder_s as i64 * 1000),
+                );
+                self.carry.push((at + delay, self.rng.random(), e.json));
+            }
+            // By the complete story: `overdue_open` still depends on where the
+            // workload ends.
+            let labels = t.labels(DateTime::<Utc>::MAX_UTC);
+            irregular.push(windowed::is_irregular(&labels));
+            for typology in labels {
+                if typology == "overdue_open" {
+                    self.overdue.push((t.deadline, t.id.clone()));
+                } else {
+                    chunk.expected.push(ExpectedAlert {
+                        typology: typology.to_owned(),
+                        key: t.id.clone(),
+                    });
+                }
+            }
+        }
+        self.labeller
+            .add_block(&txns, &irregular, &mut chunk.expected);
+        drop(txns);
+
+        // Later blocks submit from their first local midnight on (UTC+9 at most), so
+        // everything earlier than that is final.
+        let complete_until = if last {
+            DateTime::<Utc>::MAX_UTC
+        } else {
+            let next = first_day + Duration::days(i64::from(days));
+            next.and_time(chrono::NaiveTime::MIN).and_utc() - Duration::hours(10)
+        };
+        let max_t = self.max_t.unwrap_or_else(Utc::now);
+        self.labeller
+            .resolve(complete_until, max_t, last, &mut chunk.expected);
+        if last {
+            for (deadline, id) in self.overdue.drain(..) {
+                if deadline < max_t {
+                    chunk.expected.push(ExpectedAlert {
+                        typology: "overdue_open".into(),
+                        key: id,
+                    });
+                }
+            }
+        }
+        chunk.expected.sort();
+
+        self.carry.sort_unstable_by_key(|a| (a.0, a.1));
+        let ready = self.carry.partition_point(|a| a.0 < complete_until);
+        self.written_until = complete_until;
+        let events: Vec<_> = self.carry.drain(..ready).collect();
+        self.write_events(events, &mut chunk);
+        if last {
+            for (_, dup) in std::mem::take(&mut self.pending_dups) {
+                push_line(&mut chunk.events, &mut self.line, &dup);
+                self.duplicates += 1;
+            }
+        }
+        Some(chunk)
+    }
+
+    /// Writes events in arrival order, with the duplicates and invalid lines.
+    fn write_events(&mut self, events: Vec<(DateTime<Utc>, u64, String)>, chunk: &mut Chunk) {
+        let cfg = &self.cfg;
+        let out = &mut chunk.events;
+        out.reserve(events.len() * 430);
+        for (_, _, json) in events {
+            let i = self.written;
+            self.written += 1;
+            push_line(out, &mut self.line, &json);
+            if self.rng.random_bool(cfg.duplicate_rate.clamp(0.0, 1.0)) {
+                self.pending_dups
+                    .push((i + self.rng.random_range(1..40), json));
+            }
+            while let Some(pos) = self.pending_dups.iter().position(|(at, _)| *at <= i) {
+                let (_, dup) = self.pending_dups.swap_remove(pos);
+                push_line(out, &mut self.line, &dup);
+                self.duplicates += 1;
+            }
+            if self.rng.random_bool(cfg.invalid_rate.clamp(0.0, 1.0)) {
+                let (text, reason) = lifecycle::invalid_line(self.bad, cfg.start);
+                self.bad += 1;
+                push_line(out, &mut self.line, &text);
+                chunk.invalid.push(InvalidLine {
+                    line: self.line,
+                    reason: reason.to_owned(),
+                });
+            }
+        }
+    }
+
+    /// Totals so far (final once `next_chunk` has returned `None`).
+    pub fn totals(&self) -> Totals {
+        Totals {
+            lines: self.line,
+            duplicates: self.duplicates,
+            invalid: self.bad as u64,
+            transactions: self.next_txn,
+        }
+    }
+}
+
+fn push_line(out: &mut Vec<u8>, line: &mut u64, text: &str) {
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'\n');
+    *line += 1;
+}
+
+/// The whole workload in memory.
 pub fn generate(cfg: &SimulatorConfig, reference: &Reference) -> Result<Workload, String> {
-    if cfg.days == 0 {
-        return Err("`days` must be at least 1".into());
-    }
-    for code in offices::OFFICES.iter().flat_map(|o| o.services.iter()) {
-        if reference.services.get(code).is_none() {
-            return Err(format!(
-                "service {code} is missing from the service catalogue"
-            ));
-        }
-    }
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut generator = lifecycle::Generator::new(cfg, reference);
-    let mut txns = Vec::with_capacity(cfg.transactions);
-    for n in 0..cfg.transactions {
-        txns.push(generator.transaction(&mut rng, n));
-    }
-    generator.assign_duplicate_receipts(&mut rng, &mut txns);
-    windowed::assign_agents(&mut rng, &mut txns);
-
-    let mut events: Vec<(DateTime<Utc>, u64, String)> = Vec::new();
+    let mut stream = Stream::new(cfg, Arc::new(reference.clone()))?;
+    let mut events = Vec::new();
     let mut expected = BTreeSet::new();
-    let mut max_t: Option<DateTime<Utc>> = None;
-    for t in &txns {
-        for e in t.render() {
-            let at = e.at.to_utc();
-            max_t = Some(max_t.map_or(at, |m| m.max(at)));
-            // Arrival = event time plus a random delay below the disorder bound.
-            let delay =
-                Duration::milliseconds(rng.random_range(0..=cfg.max_disorder_s as i64 * 1000));
-            events.push((at + delay, rng.random(), e.json));
-        }
-    }
-    let max_t = max_t.unwrap_or_else(Utc::now);
-    for t in &txns {
-        for typology in t.labels(max_t) {
-            expected.insert(ExpectedAlert {
-                typology: typology.to_owned(),
-                key: t.id.clone(),
-            });
-        }
-    }
-    expected.extend(windowed::labels(&txns, max_t));
-    events.sort_by_key(|a| (a.0, a.1));
-
-    let mut out = Vec::with_capacity(events.len() * 420);
     let mut invalid = Vec::new();
-    let mut pending_dups: Vec<(usize, String)> = Vec::new();
-    let mut line = 0u64;
-    let mut duplicates = 0u64;
-    let mut bad = 0usize;
-    let push = |out: &mut Vec<u8>, line: &mut u64, text: &str| {
-        out.extend_from_slice(text.as_bytes());
-        out.push(b'\n');
-        *line += 1;
-    };
-    for (i, (_, _, json)) in events.iter().enumerate() {
-        push(&mut out, &mut line, json);
-        if rng.random_bool(cfg.duplicate_rate.clamp(0.0, 1.0)) {
-            pending_dups.push((i + rng.random_range(1..40), json.clone()));
-        }
-        while let Some(pos) = pending_dups.iter().position(|(at, _)| *at <= i) {
-            let (_, dup) = pending_dups.swap_remove(pos);
-            push(&mut out, &mut line, &dup);
-            duplicates += 1;
-        }
-        if rng.random_bool(cfg.invalid_rate.clamp(0.0, 1.0)) {
-            let (text, reason) = lifecycle::invalid_line(bad, cfg.start);
-            bad += 1;
-            push(&mut out, &mut line, &text);
-            invalid.push(InvalidLine {
-                line,
-                reason: reason.to_owned(),
-            });
-        }
+    while let Some(chunk) = stream.next_chunk() {
+        events.extend_from_slice(&chunk.events);
+        expected.extend(chunk.expected);
+        invalid.extend(chunk.invalid);
     }
-    for (_, dup) in pending_dups {
-        push(&mut out, &mut line, &dup);
-        duplicates += 1;
-    }
+    let totals = stream.totals();
     Ok(Workload {
-        events: out,
+        events,
         expected,
         invalid,
-        lines: line,
-        duplicates,
-        transactions: txns.len(),
+        lines: totals.lines,
+        duplicates: totals.duplicates,
+        transactions: totals.transactions,
     })
 }
 
-/// Writes events.ndjson, expected-alerts.ndjson and invalid-lines.ndjson to `dir`.
-pub fn write(workload: &Workload, dir: &std::path::Path) -> std::io::Result<()> {
+/// The stream's events as a reader (labels dropped): the simulator source of `run`.
+pub struct StreamReader {
+    stream: Stream,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl StreamReader {
+    pub fn new(stream: Stream) -> Self {
+        StreamReader {
+            stream,
+            buf: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl std::io::Read for StreamReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.buf.len() {
+            match self.stream.next_chunk() {
+                Some(chunk) => {
+                    self.buf = chunk.events;
+                    self.pos = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// Streams a workload to `dir` as events.ndjson, expected-alerts.ndjson and
+/// invalid-lines.ndjson; memory stays bounded by a block however long it is.
+pub fn write_stream(mut stream: Stream, dir: &std::path::Path) -> std::io::Result<(Totals, u64)> {
     use std::io::Write;
     std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("events.ndjson"), &workload.events)?;
-    let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("expected-alerts.ndjson"))?);
-    for e in &workload.expected {
-        serde_json::to_writer(&mut f, e)?;
-        f.write_all(b"\n")?;
+    let create = |name: &str| -> std::io::Result<std::io::BufWriter<std::fs::File>> {
+        Ok(std::io::BufWriter::with_capacity(
+            1 << 20,
+            std::fs::File::create(dir.join(name))?,
+        ))
+    };
+    let (mut ev, mut ex, mut inv) = (
+        create("events.ndjson")?,
+        create("expected-alerts.ndjson")?,
+        create("invalid-lines.ndjson")?,
+    );
+    let mut labels = 0u64;
+    while let Some(chunk) = stream.next_chunk() {
+        ev.write_all(&chunk.events)?;
+        for e in &chunk.expected {
+            serde_json::to_writer(&mut ex, e)?;
+            ex.write_all(b"\n")?;
+        }
+        labels += chunk.expected.len() as u64;
+        for e in &chunk.invalid {
+            serde_json::to_writer(&mut inv, e)?;
+            inv.write_all(b"\n")?;
+        }
     }
-    f.flush()?;
-    let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join("invalid-lines.ndjson"))?);
-    for e in &workload.invalid {
-        serde_json::to_writer(&mut f, e)?;
-        f.write_all(b"\n")?;
-    }
-    f.flush()
+    ev.flush()?;
+    ex.flush()?;
+    inv.flush()?;
+    Ok((stream.totals(), labels))
 }

@@ -21,22 +21,30 @@ const IRREGULAR: [&str; 3] = [
 /// Gives some transactions an `agent_ref`: brokers who file for 5 to 8 distinct
 /// applicants within six days, and benign look-alikes below the threshold (a few
 /// applicants, one applicant filing repeatedly, or a steady pace over weeks).
-pub fn assign_agents(rng: &mut impl Rng, txns: &mut [SimTxn]) {
+/// `tag` keeps the names of one block of the workload apart from another's.
+pub fn assign_agents(rng: &mut impl Rng, txns: &mut [SimTxn], tag: &str) {
+    let submitted: Vec<Option<DateTime<FixedOffset>>> =
+        txns.iter().map(SimTxn::submitted_at).collect();
     let mut order: Vec<usize> = (0..txns.len()).collect();
-    order.sort_by_key(|&i| (txns[i].submitted_at().map(|t| t.to_utc()), i));
+    order.sort_by_key(|&i| (submitted[i].map(|t| t.to_utc()), i));
+    // Submission times in `order`'s order (those without one first).
+    let sorted: Vec<Option<DateTime<Utc>>> = order
+        .iter()
+        .map(|&i| submitted[i].map(|t| t.to_utc()))
+        .collect();
     let mut taken = vec![false; txns.len()];
     let brokers = (txns.len() / 2500).max(2);
     let benign = (txns.len() / 1000).max(4);
     // Candidates near `order[pos]` at the same office, within `span` of it.
     let near = |txns: &[SimTxn], taken: &[bool], pos: usize, span: Duration| -> Vec<usize> {
         let anchor = order[pos];
-        let Some(t0) = txns[anchor].submitted_at() else {
+        let Some(t0) = sorted[pos] else {
             return Vec::new();
         };
-        order[pos..]
+        let end = pos + sorted[pos..].partition_point(|t| t.is_some_and(|t| t - t0 <= span));
+        order[pos..end]
             .iter()
             .copied()
-            .take_while(|&i| txns[i].submitted_at().is_some_and(|t| t - t0 <= span))
             .filter(|&i| !taken[i] && txns[i].office.id == txns[anchor].office.id)
             .collect()
     };
@@ -63,13 +71,13 @@ pub fn assign_agents(rng: &mut impl Rng, txns: &mut [SimTxn]) {
                 }
                 c.shuffle(rng);
                 c.truncate(rng.random_range(5..=8));
-                assign(txns, &mut taken, &c, &format!("calo-{b:03}"));
+                assign(txns, &mut taken, &c, &format!("calo-{tag}{b:03}"));
             }
             1 => {
                 let mut c = near(txns, &taken, pos, Duration::days(6));
                 c.shuffle(rng);
                 c.truncate(rng.random_range(2..=4));
-                assign(txns, &mut taken, &c, &format!("biro-{b:03}"));
+                assign(txns, &mut taken, &c, &format!("biro-{tag}{b:03}"));
             }
             2 => {
                 // Five filings, two for the same applicant: four distinct.
@@ -83,7 +91,7 @@ pub fn assign_agents(rng: &mut impl Rng, txns: &mut [SimTxn]) {
                 if let (Some(r), Some((a, _))) = (repeat, txns[c[1]].applicant_mut()) {
                     *a = r;
                 }
-                assign(txns, &mut taken, &c, &format!("keluarga-{b:03}"));
+                assign(txns, &mut taken, &c, &format!("keluarga-{tag}{b:03}"));
             }
             _ => {
                 // A steady intermediary: one filing every 2-3 days, never 5 in 7 days.
@@ -93,7 +101,7 @@ pub fn assign_agents(rng: &mut impl Rng, txns: &mut [SimTxn]) {
                     if picks.len() == 8 {
                         break;
                     }
-                    let Some(t) = txns[i].submitted_at() else {
+                    let Some(t) = submitted[i] else {
                         continue;
                     };
                     if !taken[i] && last.is_none_or(|l| t - l >= Duration::days(2)) {
@@ -101,7 +109,7 @@ pub fn assign_agents(rng: &mut impl Rng, txns: &mut [SimTxn]) {
                         last = Some(t + Duration::hours(rng.random_range(0..24)));
                     }
                 }
-                assign(txns, &mut taken, &picks, &format!("notaris-{b:03}"));
+                assign(txns, &mut taken, &picks, &format!("notaris-{tag}{b:03}"));
             }
         }
     }
@@ -116,18 +124,153 @@ fn time_key(t: DateTime<FixedOffset>, use_z: bool) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
-/// Labels of `broker_activity`, `speed_money` and `officer_outlier`.
-pub fn labels(txns: &[SimTxn], max_t: DateTime<Utc>) -> Vec<ExpectedAlert> {
-    let mut out = Vec::new();
-    broker_labels(txns, &mut out);
-    // Irregular by the complete story: one typology evaluation per transaction.
-    let irregular: Vec<bool> = txns
-        .iter()
-        .map(|t| is_irregular(&t.labels(DateTime::<Utc>::MAX_UTC)))
-        .collect();
-    speed_money_labels(txns, &irregular, &mut out);
-    officer_labels(txns, &irregular, max_t, &mut out);
-    out
+/// Labels of `broker_activity`, `speed_money` and `officer_outlier`, worked out
+/// block by block: a label is given once every transaction that can change it has
+/// been generated, so the workload never has to be held whole.
+#[derive(Default)]
+pub struct Labeller {
+    /// (office, service) -> (completion, duration in seconds) of issued
+    /// transactions, oldest first, pruned to what pending judgements can still see.
+    baselines: HashMap<(&'static str, String), Completions>,
+    /// Irregular issued transactions waiting for their complete baseline.
+    pending_speed: Vec<PendingSpeed>,
+    /// (office, service, window start) -> officer -> (issued, irregular).
+    weeks: BTreeMap<Week, BTreeMap<String, (u32, u32)>>,
+}
+
+struct PendingSpeed {
+    office: &'static str,
+    service: String,
+    submitted: DateTime<Utc>,
+    completed: DateTime<Utc>,
+    id: String,
+}
+
+type Week = (String, String, DateTime<FixedOffset>);
+
+/// (completion, duration in seconds), oldest first.
+type Completions = Vec<(DateTime<Utc>, i64)>;
+
+impl Labeller {
+    /// Takes in one block's transactions; `irregular[i]` tells whether `txns[i]` is
+    /// irregular by its complete story. Broker labels come out at once: an agent's
+    /// filings never leave its block.
+    pub fn add_block(&mut self, txns: &[SimTxn], irregular: &[bool], out: &mut Vec<ExpectedAlert>) {
+        broker_labels(txns, out);
+        for (t, &was_irregular) in txns.iter().zip(irregular) {
+            let (Some(s), Some((c, officer))) = (t.submitted_at(), t.issued()) else {
+                continue;
+            };
+            let (s_utc, c_utc) = (s.to_utc(), c.to_utc());
+            let d = (c_utc - s_utc).num_seconds();
+            if d >= 0 {
+                self.baselines
+                    .entry((t.office.id, t.service.code.to_string()))
+                    .or_default()
+                    .push((c_utc, d));
+            }
+            if was_irregular {
+                self.pending_speed.push(PendingSpeed {
+                    office: t.office.id,
+                    service: t.service.code.to_string(),
+                    submitted: s_utc,
+                    completed: c_utc,
+                    id: t.id.clone(),
+                });
+            }
+            let Some(officer) = officer else { continue };
+            let offset = FixedOffset::east_opt(t.office.offset_h * 3600).expect("offset");
+            let local = c.with_timezone(&offset).date_naive();
+            let monday = local - Duration::days(i64::from(local.weekday().num_days_from_monday()));
+            let start = offset
+                .from_local_datetime(&monday.and_time(NaiveTime::MIN))
+                .single()
+                .expect("fixed offset");
+            let end = start + Duration::days(7);
+            let irregular = was_irregular
+                && t.irregular_since()
+                    .is_some_and(|i| i.to_utc() <= end.to_utc());
+            let tally = self
+                .weeks
+                .entry((t.office.id.to_owned(), t.service.code.to_string(), start))
+                .or_default()
+                .entry(officer.to_owned())
+                .or_default();
+            tally.0 += 1;
+            tally.1 += u32::from(irregular);
+        }
+        for v in self.baselines.values_mut() {
+            v.sort_unstable();
+        }
+    }
+
+    /// Gives every label that no later transaction can change: every event before
+    /// `complete_until` has been generated, and the workload's last event time is at
+    /// least `max_t` (exactly `max_t` when `last`).
+    pub fn resolve(
+        &mut self,
+        complete_until: DateTime<Utc>,
+        max_t: DateTime<Utc>,
+        last: bool,
+        out: &mut Vec<ExpectedAlert>,
+    ) {
+        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_speed)
+            .into_iter()
+            .partition(|p| p.completed < complete_until);
+        self.pending_speed = waiting;
+        for p in ready {
+            if self.is_speed_money(&p) {
+                out.push(ExpectedAlert {
+                    typology: "speed_money".into(),
+                    key: p.id,
+                });
+            }
+        }
+        // Every judgement still to come looks back from `complete_until` at the earliest.
+        let horizon = complete_until - Duration::days(30);
+        for v in self.baselines.values_mut() {
+            let old = v.partition_point(|(at, _)| *at < horizon);
+            v.drain(..old);
+        }
+        let closed: Vec<Week> = self
+            .weeks
+            .keys()
+            .filter(|(_, _, start)| {
+                let end = (*start + Duration::days(7)).to_utc();
+                end <= complete_until && (end < max_t || last)
+            })
+            .cloned()
+            .collect();
+        for week in closed {
+            let officers = self.weeks.remove(&week).expect("listed");
+            if (week.2 + Duration::days(7)).to_utc() < max_t {
+                officer_labels(&week, &officers, out);
+            }
+        }
+    }
+
+    fn is_speed_money(&self, p: &PendingSpeed) -> bool {
+        let Some(all) = self.baselines.get(&(p.office, p.service.clone())) else {
+            return false;
+        };
+        let from = all.partition_point(|(at, _)| *at < p.completed - Duration::days(30));
+        let to = all.partition_point(|(at, _)| *at < p.completed);
+        let mut window: Vec<i64> = all[from..to].iter().map(|(_, d)| *d).collect();
+        if window.len() < 30 {
+            return false;
+        }
+        // Exact median by selection: a sort per judgement made long workloads slow.
+        let n = window.len();
+        let (below, &mut upper, _) = window.select_nth_unstable(n / 2);
+        let median = if n % 2 == 1 {
+            upper as f64
+        } else {
+            let lower = below.iter().copied().max().expect("n >= 30");
+            (lower as f64 + upper as f64) / 2.0
+        };
+        let duration = (p.completed - p.submitted).num_seconds();
+        median > 0.0 && duration >= 0 && (duration as f64) < 0.5 * median
+    }
 }
 
 fn broker_labels(txns: &[SimTxn], out: &mut Vec<ExpectedAlert>) {
@@ -175,58 +318,8 @@ fn broker_labels(txns: &[SimTxn], out: &mut Vec<ExpectedAlert>) {
     }
 }
 
-fn is_irregular(labels: &[&str]) -> bool {
+pub fn is_irregular(labels: &[&str]) -> bool {
     labels.iter().any(|l| IRREGULAR.contains(l))
-}
-
-/// (office, service) -> (completion, duration in seconds) of issued transactions.
-type Completions<'a> = HashMap<(&'a str, &'a str), Vec<(DateTime<Utc>, i64)>>;
-
-fn speed_money_labels(txns: &[SimTxn], irregular: &[bool], out: &mut Vec<ExpectedAlert>) {
-    let mut baselines: Completions<'_> = HashMap::new();
-    for t in txns {
-        if let (Some(s), Some((c, _))) = (t.submitted_at(), t.issued()) {
-            let d = (c.to_utc() - s.to_utc()).num_seconds();
-            if d >= 0 {
-                baselines
-                    .entry((t.office.id, t.service.code.as_str()))
-                    .or_default()
-                    .push((c.to_utc(), d));
-            }
-        }
-    }
-    for (t, _) in txns
-        .iter()
-        .zip(irregular)
-        .filter(|(_, irregular)| **irregular)
-    {
-        let (Some(s), Some((c, _))) = (t.submitted_at(), t.issued()) else {
-            continue;
-        };
-        let c = c.to_utc();
-        let mut window: Vec<i64> = baselines[&(t.office.id, t.service.code.as_str())]
-            .iter()
-            .filter(|(at, _)| *at >= c - Duration::days(30) && *at < c)
-            .map(|(_, d)| *d)
-            .collect();
-        if window.len() < 30 {
-            continue;
-        }
-        window.sort_unstable();
-        let n = window.len();
-        let median = if n % 2 == 1 {
-            window[n / 2] as f64
-        } else {
-            (window[n / 2 - 1] as f64 + window[n / 2] as f64) / 2.0
-        };
-        let duration = (c - s.to_utc()).num_seconds();
-        if median > 0.0 && duration >= 0 && (duration as f64) < 0.5 * median {
-            out.push(ExpectedAlert {
-                typology: "speed_money".into(),
-                key: t.id.clone(),
-            });
-        }
-    }
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -240,73 +333,41 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn officer_labels(
-    txns: &[SimTxn],
-    irregular: &[bool],
-    max_t: DateTime<Utc>,
+    (office, service, start): &Week,
+    officers: &BTreeMap<String, (u32, u32)>,
     out: &mut Vec<ExpectedAlert>,
 ) {
-    // (office, service, window start) -> officer -> (issued, irregular)
-    type Week = (String, String, DateTime<FixedOffset>);
-    let mut weeks: BTreeMap<Week, BTreeMap<String, (u32, u32)>> = BTreeMap::new();
-    for (t, &was_irregular) in txns.iter().zip(irregular) {
-        let Some((c, Some(officer))) = t.issued() else {
-            continue;
-        };
-        let offset = FixedOffset::east_opt(t.office.offset_h * 3600).expect("offset");
-        let local = c.with_timezone(&offset).date_naive();
-        let monday = local - Duration::days(i64::from(local.weekday().num_days_from_monday()));
-        let start = offset
-            .from_local_datetime(&monday.and_time(NaiveTime::MIN))
-            .single()
-            .expect("fixed offset");
-        let end = start + Duration::days(7);
-        let irregular = was_irregular
-            && t.irregular_since()
-                .is_some_and(|i| i.to_utc() <= end.to_utc());
-        let tally = weeks
-            .entry((t.office.id.to_owned(), t.service.code.to_string(), start))
-            .or_default()
-            .entry(officer.to_owned())
-            .or_default();
-        tally.0 += 1;
-        tally.1 += u32::from(irregular);
+    let eligible: Vec<(&String, u32, f64)> = officers
+        .iter()
+        .filter(|(_, (n, _))| *n >= 20)
+        .map(|(o, (n, bad))| (o, *bad, f64::from(*bad) / f64::from(*n)))
+        .collect();
+    if eligible.len() < 5 {
+        return;
     }
-    for ((office, service, start), officers) in weeks {
-        if (start + Duration::days(7)).to_utc() >= max_t {
-            continue;
+    let mut rates: Vec<f64> = eligible.iter().map(|e| e.2).collect();
+    let m = median(&mut rates);
+    let mut dev: Vec<f64> = eligible.iter().map(|e| (e.2 - m).abs()).collect();
+    let mad = median(&mut dev);
+    let spread = if mad > 0.0 {
+        mad
+    } else {
+        let mean = dev.iter().sum::<f64>() / dev.len() as f64;
+        if mean <= 0.0 {
+            return;
         }
-        let eligible: Vec<(&String, u32, f64)> = officers
-            .iter()
-            .filter(|(_, (n, _))| *n >= 20)
-            .map(|(o, (n, bad))| (o, *bad, f64::from(*bad) / f64::from(*n)))
-            .collect();
-        if eligible.len() < 5 {
-            continue;
-        }
-        let mut rates: Vec<f64> = eligible.iter().map(|e| e.2).collect();
-        let m = median(&mut rates);
-        let mut dev: Vec<f64> = eligible.iter().map(|e| (e.2 - m).abs()).collect();
-        let mad = median(&mut dev);
-        let spread = if mad > 0.0 {
-            mad
-        } else {
-            let mean = dev.iter().sum::<f64>() / dev.len() as f64;
-            if mean <= 0.0 {
-                continue;
-            }
-            1.253314 * mean
-        };
-        for (officer, bad, r) in eligible {
-            let z = 0.6745 * (r - m) / spread;
-            if z > 3.5 && r >= 0.1 && bad >= 3 {
-                out.push(ExpectedAlert {
-                    typology: "officer_outlier".into(),
-                    key: format!(
-                        "{officer}|{office}|{service}|{}",
-                        start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-                    ),
-                });
-            }
+        1.253314 * mean
+    };
+    for (officer, bad, r) in eligible {
+        let z = 0.6745 * (r - m) / spread;
+        if z > 3.5 && r >= 0.1 && bad >= 3 {
+            out.push(ExpectedAlert {
+                typology: "officer_outlier".into(),
+                key: format!(
+                    "{officer}|{office}|{service}|{}",
+                    start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                ),
+            });
         }
     }
 }
