@@ -9,35 +9,26 @@
 //! Exits non-zero on any missed label, false positive or repeated alert id.
 
 use std::collections::{BTreeSet, HashSet};
-use std::io::BufRead;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
-use pantau::alerts::Alert;
-use pantau::history::backtest::{read_labels, score};
+use anyhow::bail;
+use pantau::history::backtest::{for_each_alert, read_labels, score};
 
 fn main() -> anyhow::Result<ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [alerts_path, labels_path] = args.as_slice() else {
         bail!("usage: score_alerts ALERTS LABELS");
     };
-    let file =
-        std::fs::File::open(alerts_path).with_context(|| format!("opening {alerts_path}"))?;
     let mut alerted = BTreeSet::new();
     let mut ids = HashSet::new();
     let mut repeated = 0u64;
-    for (n, line) in std::io::BufReader::with_capacity(1 << 20, file)
-        .lines()
-        .enumerate()
-    {
-        let line = line.with_context(|| format!("{alerts_path}:{}", n + 1))?;
-        let alert: Alert =
-            serde_json::from_str(&line).with_context(|| format!("{alerts_path}:{}", n + 1))?;
+    for_each_alert(alerts_path.as_ref(), |alert| {
         if !ids.insert(alert.alert_id.clone()) {
             repeated += 1;
         }
-        alerted.insert((alert.typology.clone(), alert.label_key()));
-    }
+        let key = alert.label_key();
+        alerted.insert((alert.typology, key));
+    })?;
     let labels = read_labels(labels_path.as_ref())?;
     println!(
         "{:<22} {:>9} {:>9} {:>7} {:>7} {:>9} {:>9}",

@@ -87,6 +87,18 @@ impl Drop for Scratch {
     }
 }
 
+/// What one replay produced, without holding its alerts (a replay of years of
+/// history raises millions): each alert's (typology, key) and id, counts per
+/// typology, and the file to read summaries back from.
+struct Replayed {
+    records_read: u64,
+    alerts_path: PathBuf,
+    alerts: u64,
+    by_typology: BTreeMap<String, u64>,
+    /// (typology, label key) → alert id.
+    keys: BTreeMap<(String, String), String>,
+}
+
 /// One replay of `input` with the configuration at `config`: alerts to a scratch
 /// file, no metrics endpoint, no archive, the configured alert sinks left alone.
 fn replay(
@@ -94,7 +106,7 @@ fn replay(
     input: &Path,
     scratch: &Path,
     tag: &str,
-) -> Result<(u64, Vec<Alert>), HistoryError> {
+) -> Result<Replayed, HistoryError> {
     let mut cfg = Config::load(config)?;
     cfg.metrics.listen = None;
     cfg.archive = None;
@@ -106,20 +118,36 @@ fn replay(
         ..Overrides::default()
     };
     let summary = pipeline::run(&cfg, &ov)?;
-    let text = std::fs::read_to_string(&alerts_path).map_err(io_err(&alerts_path))?;
-    let alerts = text
-        .lines()
-        .map(|l| serde_json::from_str::<Alert>(l).map_err(|e| HistoryError::Invalid(e.to_string())))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((summary.records_read, alerts))
+    let mut out = Replayed {
+        records_read: summary.records_read,
+        alerts_path,
+        alerts: 0,
+        by_typology: BTreeMap::new(),
+        keys: BTreeMap::new(),
+    };
+    for_each_alert(&out.alerts_path.clone(), |a| {
+        out.alerts += 1;
+        *out.by_typology.entry(a.typology.clone()).or_default() += 1;
+        let key = a.label_key();
+        out.keys.insert((a.typology, key), a.alert_id);
+    })?;
+    Ok(out)
 }
 
-fn by_typology(alerts: &[Alert]) -> BTreeMap<String, u64> {
-    let mut m = BTreeMap::new();
-    for a in alerts {
-        *m.entry(a.typology.clone()).or_default() += 1;
+/// Calls `f` with each alert of an NDJSON alert file, one at a time.
+pub fn for_each_alert(path: &Path, mut f: impl FnMut(Alert)) -> Result<(), HistoryError> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(io_err(path))?;
+    for (n, line) in std::io::BufReader::with_capacity(1 << 20, file)
+        .lines()
+        .enumerate()
+    {
+        let line = line.map_err(io_err(path))?;
+        let alert = serde_json::from_str::<Alert>(&line)
+            .map_err(|e| HistoryError::Invalid(format!("{}:{}: {e}", path.display(), n + 1)))?;
+        f(alert);
     }
-    m
+    Ok(())
 }
 
 /// Confirmed cases: NDJSON lines `{"typology": …, "key": …}` (the simulator's
@@ -262,26 +290,32 @@ pub fn confusion(
     m
 }
 
-fn keyed(alerts: &[Alert]) -> BTreeMap<(String, String), &Alert> {
-    alerts
-        .iter()
-        .map(|a| ((a.typology.clone(), a.label_key()), a))
-        .collect()
-}
-
-fn changes<'a>(
-    from: &BTreeMap<(String, String), &'a Alert>,
-    without: &BTreeMap<(String, String), &'a Alert>,
-) -> Vec<Change> {
-    from.iter()
-        .filter(|(k, _)| !without.contains_key(*k))
-        .map(|((t, k), a)| Change {
-            typology: t.clone(),
-            key: k.clone(),
-            alert_id: a.alert_id.clone(),
-            summary_en: a.summary_en.clone(),
-        })
-        .collect()
+/// The alerts of `from` whose (typology, key) `without` lacks, with their
+/// summaries read back from `from`'s file.
+fn changes(from: &Replayed, without: &Replayed) -> Result<Vec<Change>, HistoryError> {
+    let changed: BTreeSet<&(String, String)> = from
+        .keys
+        .keys()
+        .filter(|k| !without.keys.contains_key(*k))
+        .collect();
+    let mut found: BTreeMap<(String, String), Change> = BTreeMap::new();
+    if !changed.is_empty() {
+        for_each_alert(&from.alerts_path, |a| {
+            let key = (a.typology.clone(), a.label_key());
+            if changed.contains(&key) && from.keys.get(&key) == Some(&a.alert_id) {
+                found.insert(
+                    key.clone(),
+                    Change {
+                        typology: key.0,
+                        key: key.1,
+                        alert_id: a.alert_id,
+                        summary_en: a.summary_en,
+                    },
+                );
+            }
+        })?;
+    }
+    Ok(found.into_values().collect())
 }
 
 pub fn backtest(opts: &BacktestOptions) -> Result<BacktestReport, HistoryError> {
@@ -293,11 +327,8 @@ pub fn backtest(opts: &BacktestOptions) -> Result<BacktestReport, HistoryError> 
     } else {
         opts.input.clone()
     };
-    let (records_read, alerts) = replay(&opts.config, &input, &scratch.0, "a")?;
-    let alerted: BTreeSet<(String, String)> = alerts
-        .iter()
-        .map(|a| (a.typology.clone(), a.label_key()))
-        .collect();
+    let a = replay(&opts.config, &input, &scratch.0, "a")?;
+    let alerted: BTreeSet<(String, String)> = a.keys.keys().cloned().collect();
     let (scores, confusion) = match &opts.labels {
         Some(path) => {
             let labels = read_labels(path)?;
@@ -310,13 +341,12 @@ pub fn backtest(opts: &BacktestOptions) -> Result<BacktestReport, HistoryError> 
     };
     let comparison = match &opts.compare {
         Some(other) => {
-            let (_, b) = replay(other, &input, &scratch.0, "b")?;
-            let (ka, kb) = (keyed(&alerts), keyed(&b));
+            let b = replay(other, &input, &scratch.0, "b")?;
             Some(Comparison {
                 other_config: other.display().to_string(),
-                other_alerts_by_typology: by_typology(&b),
-                gained: changes(&kb, &ka),
-                lost: changes(&ka, &kb),
+                gained: changes(&b, &a)?,
+                lost: changes(&a, &b)?,
+                other_alerts_by_typology: b.by_typology,
             })
         }
         None => None,
@@ -324,9 +354,9 @@ pub fn backtest(opts: &BacktestOptions) -> Result<BacktestReport, HistoryError> 
     Ok(BacktestReport {
         config: opts.config.display().to_string(),
         input: opts.input.display().to_string(),
-        records_read,
-        alerts: alerts.len() as u64,
-        alerts_by_typology: by_typology(&alerts),
+        records_read: a.records_read,
+        alerts: a.alerts,
+        alerts_by_typology: a.by_typology,
         scores,
         confusion,
         comparison,

@@ -1,7 +1,9 @@
 //! Trailing baselines of processing time per (office, service), for `speed_money`:
 //! the durations (submitted → issued) of the transactions issued in the last
-//! `baseline_window`. The median is exact: a sorted vector is cheaper here than a
-//! quantile sketch, since one key holds at most a month of completions.
+//! `baseline_window`. The median is exact: a sorted multiset is cheaper here than
+//! a quantile sketch, since one key holds at most a month of completions. It is
+//! kept in chunks, so that a busy counter (tens of thousands of completions a
+//! month) costs a small move per insertion and eviction, not the whole month.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -16,11 +18,130 @@ pub struct BaselineSnapshot {
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(from = "BaselineRepr", into = "BaselineRepr")]
 pub struct DurationBaseline {
     /// (completion time in Unix seconds, duration in seconds), by completion time.
     by_time: VecDeque<(i64, i64)>,
     /// The same durations, sorted.
+    sorted: SortedChunks,
+}
+
+/// The serialised form (a checkpoint's and a changelog snapshot's), unchanged
+/// from when the sorted durations were one vector.
+#[derive(Serialize, Deserialize)]
+struct BaselineRepr {
+    by_time: VecDeque<(i64, i64)>,
     sorted: Vec<i64>,
+}
+
+impl From<BaselineRepr> for DurationBaseline {
+    fn from(r: BaselineRepr) -> Self {
+        let mut sorted = r.sorted;
+        sorted.sort_unstable();
+        DurationBaseline {
+            by_time: r.by_time,
+            sorted: SortedChunks::from_sorted(sorted),
+        }
+    }
+}
+
+impl From<DurationBaseline> for BaselineRepr {
+    fn from(b: DurationBaseline) -> Self {
+        BaselineRepr {
+            by_time: b.by_time,
+            sorted: b.sorted.to_vec(),
+        }
+    }
+}
+
+/// Chunks beyond this many values are split in two.
+const CHUNK_MAX: usize = 1024;
+
+/// A sorted multiset of durations as consecutive sorted chunks: every value of a
+/// chunk is at most every value of the next.
+#[derive(Debug, Default, Clone)]
+struct SortedChunks {
+    chunks: Vec<Vec<i64>>,
+    len: usize,
+}
+
+impl SortedChunks {
+    fn from_sorted(sorted: Vec<i64>) -> Self {
+        let len = sorted.len();
+        let chunks = sorted.chunks(CHUNK_MAX / 2).map(<[i64]>::to_vec).collect();
+        SortedChunks { chunks, len }
+    }
+
+    fn to_vec(&self) -> Vec<i64> {
+        self.chunks.concat()
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The first chunk whose largest value is at least `d` (or the last chunk).
+    fn chunk_for(&self, d: i64) -> usize {
+        self.chunks
+            .partition_point(|c| c.last().is_some_and(|&x| x < d))
+            .min(self.chunks.len().saturating_sub(1))
+    }
+
+    fn insert(&mut self, d: i64) {
+        self.len += 1;
+        if self.chunks.is_empty() {
+            self.chunks.push(vec![d]);
+            return;
+        }
+        let c = self.chunk_for(d);
+        let chunk = &mut self.chunks[c];
+        let i = chunk.partition_point(|&x| x <= d);
+        chunk.insert(i, d);
+        if chunk.len() > CHUNK_MAX {
+            let upper = chunk.split_off(chunk.len() / 2);
+            self.chunks.insert(c + 1, upper);
+        }
+    }
+
+    /// Removes one `d`; false when there is none.
+    fn remove(&mut self, d: i64) -> bool {
+        if self.chunks.is_empty() {
+            return false;
+        }
+        let c = self.chunk_for(d);
+        let chunk = &mut self.chunks[c];
+        let i = chunk.partition_point(|&x| x < d);
+        if chunk.get(i) != Some(&d) {
+            return false;
+        }
+        chunk.remove(i);
+        if chunk.is_empty() {
+            self.chunks.remove(c);
+        }
+        self.len -= 1;
+        true
+    }
+
+    /// The `k`-th smallest value (0-based); `k < len`.
+    fn nth(&self, mut k: usize) -> i64 {
+        for c in &self.chunks {
+            if k < c.len() {
+                return c[k];
+            }
+            k -= c.len();
+        }
+        unreachable!("nth({k}) beyond a multiset of {}", self.len)
+    }
+
+    /// The mean of the middle two for an even count, like [`median`].
+    fn median(&self) -> f64 {
+        let n = self.len;
+        match n {
+            0 => 0.0,
+            _ if n % 2 == 1 => self.nth(n / 2) as f64,
+            _ => (self.nth(n / 2 - 1) as f64 + self.nth(n / 2) as f64) / 2.0,
+        }
+    }
 }
 
 impl DurationBaseline {
@@ -39,15 +160,14 @@ impl DurationBaseline {
                 break;
             }
             self.by_time.pop_front();
-            self.remove_sorted(d);
+            self.sorted.remove(d);
         }
     }
 
     pub fn insert(&mut self, at: i64, duration_s: i64) {
         let pos = self.by_time.partition_point(|&(t, _)| t <= at);
         self.by_time.insert(pos, (at, duration_s));
-        let i = self.sorted.partition_point(|&d| d <= duration_s);
-        self.sorted.insert(i, duration_s);
+        self.sorted.insert(duration_s);
     }
 
     /// The median over completions in `[at - window_s, at)`: strictly before the
@@ -59,28 +179,20 @@ impl DurationBaseline {
         let first_after = self.by_time.partition_point(|&(t, _)| t < at);
         let aside: Vec<i64> = self.by_time.range(first_after..).map(|&(_, d)| d).collect();
         for &d in &aside {
-            self.remove_sorted(d);
+            self.sorted.remove(d);
         }
         let snapshot = BaselineSnapshot {
-            median_s: median(&self.sorted),
+            median_s: self.sorted.median(),
             size: self.sorted.len() as u32,
         };
         for d in aside {
-            let i = self.sorted.partition_point(|&x| x <= d);
-            self.sorted.insert(i, d);
+            self.sorted.insert(d);
         }
         snapshot
     }
 
     pub fn median_s(&self) -> f64 {
-        median(&self.sorted)
-    }
-
-    fn remove_sorted(&mut self, d: i64) {
-        let i = self.sorted.partition_point(|&x| x < d);
-        if self.sorted.get(i) == Some(&d) {
-            self.sorted.remove(i);
-        }
+        self.sorted.median()
     }
 }
 
@@ -153,6 +265,48 @@ mod tests {
         let s = b.snapshot(401, 250);
         assert_eq!(s.size, 3);
         assert_eq!(s.median_s, 30.0);
+    }
+
+    proptest::proptest! {
+        /// The chunked multiset against one sorted vector, across chunk splits
+        /// and removals of present and absent values.
+        #[test]
+        fn chunks_behave_like_one_sorted_vector(
+            ops in proptest::collection::vec((proptest::bool::weighted(0.7), 0i64..400), 1..6000)
+        ) {
+            let mut chunks = SortedChunks::default();
+            let mut plain: Vec<i64> = Vec::new();
+            for (insert, d) in ops {
+                if insert {
+                    chunks.insert(d);
+                    let i = plain.partition_point(|&x| x <= d);
+                    plain.insert(i, d);
+                } else {
+                    let i = plain.partition_point(|&x| x < d);
+                    let present = plain.get(i) == Some(&d);
+                    if present {
+                        plain.remove(i);
+                    }
+                    proptest::prop_assert_eq!(chunks.remove(d), present);
+                }
+                proptest::prop_assert_eq!(chunks.len(), plain.len());
+                proptest::prop_assert_eq!(chunks.median(), median(&plain));
+            }
+            proptest::prop_assert_eq!(chunks.to_vec(), plain);
+        }
+    }
+
+    #[test]
+    fn serialised_form_is_unchanged_and_round_trips() {
+        let mut b = DurationBaseline::default();
+        for (t, d) in [(1, 7), (2, 3), (3, 9)] {
+            b.insert(t, d);
+        }
+        let json = serde_json::to_string(&b).expect("serialise");
+        assert_eq!(json, r#"{"by_time":[[1,7],[2,3],[3,9]],"sorted":[3,7,9]}"#);
+        let back: DurationBaseline = serde_json::from_str(&json).expect("deserialise");
+        assert_eq!(back.median_s(), 7.0);
+        assert_eq!(back.len(), 3);
     }
 
     #[test]
