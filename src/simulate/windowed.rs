@@ -23,6 +23,10 @@ const IRREGULAR: [&str; 3] = [
 /// applicants, one applicant filing repeatedly, or a steady pace over weeks).
 /// `tag` keeps the names of one block of the workload apart from another's.
 pub fn assign_agents(rng: &mut impl Rng, txns: &mut [SimTxn], tag: &str) {
+    if txns.is_empty() {
+        // A block can be empty when there are fewer transactions than blocks.
+        return;
+    }
     let submitted: Vec<Option<DateTime<FixedOffset>>> =
         txns.iter().map(SimTxn::submitted_at).collect();
     let mut order: Vec<usize> = (0..txns.len()).collect();
