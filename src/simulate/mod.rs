@@ -274,15 +274,19 @@ impl Stream {
         let max_t = self.max_t.unwrap_or_else(Utc::now);
         self.labeller
             .resolve(complete_until, max_t, last, &mut chunk.expected);
-        if last {
-            for (deadline, id) in self.overdue.drain(..) {
-                if deadline < max_t {
-                    chunk.expected.push(ExpectedAlert {
-                        typology: "overdue_open".into(),
-                        key: id,
-                    });
-                }
-            }
+        // The last event time only grows: a deadline already behind it is final;
+        // the rest wait (and are dropped at the end if the workload stops first).
+        let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.overdue)
+            .into_iter()
+            .partition(|(deadline, _)| *deadline < max_t);
+        chunk
+            .expected
+            .extend(due.into_iter().map(|(_, id)| ExpectedAlert {
+                typology: "overdue_open".into(),
+                key: id,
+            }));
+        if !last {
+            self.overdue = waiting;
         }
         chunk.expected.sort();
 
