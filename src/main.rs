@@ -409,13 +409,14 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             if to_kafka {
                 let kafka = kafka_section(&cfg, &config)?;
                 let decoder = Decoder::new(cfg.pipeline.max_event_bytes);
-                // The same seed gives the same events: generate them again rather
-                // than hold them.
+                // Publish what was just written, or generate the stream (never the
+                // whole workload in memory).
+                let events: Box<dyn std::io::BufRead> = match &out {
+                    Some(out) => open_lines(&out.join("events.ndjson"))?.1,
+                    None => Box::new(simulate::StreamReader::new(stream()?)),
+                };
                 let r = pantau::kafka::publish::publish(
-                    std::io::BufReader::with_capacity(
-                        1 << 20,
-                        simulate::StreamReader::new(stream()?),
-                    ),
+                    events,
                     "<simulator>",
                     kafka,
                     &decoder,

@@ -242,10 +242,7 @@ fn open_input(
                     source,
                 }
             })?;
-            (
-                Box::new(BufReader::with_capacity(1 << 20, reader)),
-                (sim.rate > 0.0).then_some(sim.rate),
-            )
+            (Box::new(reader), (sim.rate > 0.0).then_some(sim.rate))
         }
         (SourceConfig::File { path: None }, None) => return Err(PipelineError::NoInput),
         (SourceConfig::Kafka, None) => return Err(PipelineError::NoKafkaSection),

@@ -373,7 +373,8 @@ pub fn generate(cfg: &SimulatorConfig, reference: &Reference) -> Result<Workload
     })
 }
 
-/// The stream's events as a reader (labels dropped): the simulator source of `run`.
+/// The stream's events as a buffered reader (labels dropped): the simulator
+/// source of `run` and of `simulate --to-kafka`.
 pub struct StreamReader {
     stream: Stream,
     buf: Vec<u8>,
@@ -390,21 +391,42 @@ impl StreamReader {
     }
 }
 
-impl std::io::Read for StreamReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+impl StreamReader {
+    /// Moves to the next chunk that has bytes; false at the end of the workload.
+    fn refill(&mut self) -> bool {
         while self.pos == self.buf.len() {
             match self.stream.next_chunk() {
                 Some(chunk) => {
                     self.buf = chunk.events;
                     self.pos = 0;
                 }
-                None => return Ok(0),
+                None => return false,
             }
         }
-        let n = out.len().min(self.buf.len() - self.pos);
+        true
+    }
+}
+
+impl std::io::Read for StreamReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = std::io::BufRead::fill_buf(self)?.len().min(out.len());
         out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
+    }
+}
+
+/// A chunk is already a buffer: lines are read from it directly.
+impl std::io::BufRead for StreamReader {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if !self.refill() {
+            return Ok(&[]);
+        }
+        Ok(&self.buf[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
     }
 }
 

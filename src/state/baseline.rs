@@ -133,14 +133,8 @@ impl SortedChunks {
         unreachable!("nth({k}) beyond a multiset of {}", self.len)
     }
 
-    /// The mean of the middle two for an even count, like [`median`].
     fn median(&self) -> f64 {
-        let n = self.len;
-        match n {
-            0 => 0.0,
-            _ if n % 2 == 1 => self.nth(n / 2) as f64,
-            _ => (self.nth(n / 2 - 1) as f64 + self.nth(n / 2) as f64) / 2.0,
-        }
+        median_of(self.len, |k| self.nth(k))
     }
 }
 
@@ -196,13 +190,13 @@ impl DurationBaseline {
     }
 }
 
-/// Median of sorted values; the mean of the middle two for an even count.
-pub fn median(sorted: &[i64]) -> f64 {
-    let n = sorted.len();
+/// Median of `n` sorted values read through `nth`; the mean of the middle two
+/// for an even count, 0 for none.
+fn median_of(n: usize, nth: impl Fn(usize) -> i64) -> f64 {
     match n {
         0 => 0.0,
-        _ if n % 2 == 1 => sorted[n / 2] as f64,
-        _ => (sorted[n / 2 - 1] as f64 + sorted[n / 2] as f64) / 2.0,
+        _ if n % 2 == 1 => nth(n / 2) as f64,
+        _ => (nth(n / 2 - 1) as f64 + nth(n / 2) as f64) / 2.0,
     }
 }
 
@@ -241,6 +235,10 @@ impl Baselines {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn median(sorted: &[i64]) -> f64 {
+        median_of(sorted.len(), |k| sorted[k])
+    }
 
     #[test]
     fn median_of_odd_and_even() {

@@ -51,8 +51,9 @@ const ASSIGNMENT_GRACE: Duration = Duration::from_secs(60);
 const GATHER: Duration = Duration::from_millis(200);
 /// Once a batch has messages, how long to wait for more before processing it.
 const TRICKLE: Duration = Duration::from_millis(5);
-/// Watermark marks go out at most this often (and whenever a source partition
-/// turns idle or ends): each is sent to every store partition.
+/// Watermark marks go out at most this often, a partition's only when it changed
+/// (a partition turning idle or ending is in the next round): each is sent to
+/// every store partition.
 const MARK_EVERY: Duration = Duration::from_millis(200);
 /// With `--stop-when-idle`, an instance whose stores never see every source
 /// partition end (a source partition nobody owns) gives up after this many
