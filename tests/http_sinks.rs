@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use common::*;
 use hmac::{Hmac, Mac};
@@ -20,63 +22,101 @@ struct Request {
     body: Vec<u8>,
 }
 
-/// An HTTP server answering 503 to its first `fail_first` requests, then 200.
-fn fake_server(fail_first: usize) -> (u16, Arc<Mutex<Vec<Request>>>) {
+/// Reads one request from a connection; None when it breaks off.
+fn read_request(stream: &std::net::TcpStream) -> Option<Request> {
+    let mut reader = BufReader::new(stream);
+    let mut first = String::new();
+    reader.read_line(&mut first).ok()?;
+    let path = first
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+        }
+    }
+    let len: usize = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    Some(Request {
+        path,
+        headers,
+        body,
+    })
+}
+
+fn answer(stream: &std::net::TcpStream, status: &str) {
+    let _ = (&*stream).write_all(
+        format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+}
+
+type Log = Arc<Mutex<Vec<Request>>>;
+
+/// Listens on a free local port and hands each connection to `handle`, with
+/// the log of requests.
+fn serve<F>(handle: F) -> (u16, Log)
+where
+    F: Fn(std::net::TcpStream, Log) + Send + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let seen: Arc<Mutex<Vec<Request>>> = Arc::default();
+    let seen: Log = Arc::default();
     let log = seen.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(&stream);
-            let mut first = String::new();
-            if reader.read_line(&mut first).is_err() {
-                continue;
-            }
-            let path = first
-                .split_whitespace()
-                .nth(1)
-                .unwrap_or_default()
-                .to_owned();
-            let mut headers = BTreeMap::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':') {
-                    headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-                }
-            }
-            let len: usize = headers
-                .get("content-length")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let mut body = vec![0; len];
-            if reader.read_exact(&mut body).is_err() {
-                continue;
-            }
-            let n = {
-                let mut log = log.lock().expect("log");
-                log.push(Request {
-                    path,
-                    headers,
-                    body,
-                });
-                log.len()
-            };
-            let status = if n <= fail_first {
-                "503 Service Unavailable"
-            } else {
-                "200 OK"
-            };
-            let _ = (&stream).write_all(
-                format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                    .as_bytes(),
-            );
+            handle(stream, log.clone());
         }
     });
     (port, seen)
+}
+
+/// An HTTP server answering 503 to its first `fail_first` requests, then 200.
+fn fake_server(fail_first: usize) -> (u16, Log) {
+    serve(move |stream, log| {
+        let Some(request) = read_request(&stream) else {
+            return;
+        };
+        let n = {
+            let mut log = log.lock().expect("log");
+            log.push(request);
+            log.len()
+        };
+        let status = if n <= fail_first {
+            "503 Service Unavailable"
+        } else {
+            "200 OK"
+        };
+        answer(&stream, status);
+    })
+}
+
+/// An HTTP server that reads each request but answers nothing (200) until
+/// `gate` is opened: a stalled endpoint.
+fn gated_server(gate: Arc<AtomicBool>) -> (u16, Log) {
+    serve(move |stream, log| {
+        let gate = gate.clone();
+        std::thread::spawn(move || {
+            let Some(request) = read_request(&stream) else {
+                return;
+            };
+            while !gate.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            log.lock().expect("log").push(request);
+            answer(&stream, "200 OK");
+        });
+    })
 }
 
 /// replay.toml with the given alert sinks (a file sink is always included).
@@ -259,4 +299,105 @@ fn a_webhook_without_its_secret_is_a_startup_error_naming_the_variable() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("PANTAU_TEST_UNSET_SECRET"), "{err}");
+}
+
+/// Every event the engine has taken in so far, whatever its type and outcome.
+fn events_taken(port: u16) -> Option<u64> {
+    let body = http_get(port, "/metrics")?;
+    Some(
+        body.lines()
+            .filter(|l| l.starts_with("pantau_events_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64,
+    )
+}
+
+#[test]
+fn a_stalled_webhook_holds_the_input_back_and_loses_nothing_once_it_answers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    simulate_days(12, 2000, 30, dir.path());
+    let input = dir.path().join("events.ndjson");
+    let lines = std::fs::read_to_string(&input)
+        .expect("input")
+        .lines()
+        .count() as u64;
+    let gate = Arc::new(AtomicBool::new(false));
+    let (port, seen) = gated_server(gate.clone());
+    let dlq = dir.path().join("webhook.ndjson");
+    let config = config_with_sinks(
+        dir.path(),
+        &format!(
+            r#"{{ kind = "webhook", url = "http://127.0.0.1:{port}/hook", secret_env = "TEST_HOOK_SECRET", dead_letter = "{}", delivery = {{ queue_capacity = 4, timeout = "300s" }} }}"#,
+            dlq.display()
+        ),
+    );
+    let metrics_port = free_port();
+    let mut text = std::fs::read_to_string(&config).expect("config");
+    text.push_str(&format!(
+        "\n[metrics]\nlisten = \"127.0.0.1:{metrics_port}\"\n"
+    ));
+    std::fs::write(&config, text).expect("config");
+    let mut child = pantau()
+        .args(["run", "--quiet", "--batch-size", "64", "--config"])
+        .arg(&config)
+        .arg("--input")
+        .arg(&input)
+        .arg("--rejected")
+        .arg(dir.path().join("rejected.ndjson"))
+        .env("TEST_HOOK_SECRET", "rahasia")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // While the endpoint is stalled, intake must come to rest: the bounded
+    // delivery queue, the sink channel and the decode channel fill, and then
+    // nothing more is read. Resting means unchanged over a second.
+    let started = Instant::now();
+    let (mut last, mut still) = (None, 0);
+    let rested = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "intake never came to rest; last count {last:?} of {lines}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+        let now = events_taken(metrics_port);
+        if now.is_some_and(|n| n > 0) && now == last {
+            still += 1;
+            if still == 5 {
+                break now.expect("counted");
+            }
+        } else {
+            still = 0;
+        }
+        last = now;
+    };
+    assert!(
+        rested < lines / 2,
+        "{rested} of {lines} events were taken in while no alert could be delivered"
+    );
+    assert!(seen.lock().expect("seen").is_empty());
+    gate.store(true, Ordering::SeqCst);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "the run did not finish once the endpoint answered"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success());
+    let delivered: BTreeSet<String> = seen
+        .lock()
+        .expect("seen")
+        .iter()
+        .map(|r| {
+            let a: serde_json::Value = serde_json::from_slice(&r.body).expect("alert json");
+            a["alert_id"].as_str().expect("id").to_owned()
+        })
+        .collect();
+    let written = alert_ids(&dir.path().join("alerts.ndjson"));
+    assert!(written.len() > 100, "a workload with alerts to deliver");
+    assert_eq!(delivered, written);
+    assert!(read_lines(&dlq).is_empty());
 }
