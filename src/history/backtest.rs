@@ -118,20 +118,20 @@ fn replay(
         ..Overrides::default()
     };
     let summary = pipeline::run(&cfg, &ov)?;
-    let mut out = Replayed {
+    let (mut alerts, mut by_typology, mut keys) = (0, BTreeMap::new(), BTreeMap::new());
+    for_each_alert(&alerts_path, |a| {
+        alerts += 1;
+        *by_typology.entry(a.typology.clone()).or_default() += 1;
+        let key = a.label_key();
+        keys.insert((a.typology, key), a.alert_id);
+    })?;
+    Ok(Replayed {
         records_read: summary.records_read,
         alerts_path,
-        alerts: 0,
-        by_typology: BTreeMap::new(),
-        keys: BTreeMap::new(),
-    };
-    for_each_alert(&out.alerts_path.clone(), |a| {
-        out.alerts += 1;
-        *out.by_typology.entry(a.typology.clone()).or_default() += 1;
-        let key = a.label_key();
-        out.keys.insert((a.typology, key), a.alert_id);
-    })?;
-    Ok(out)
+        alerts,
+        by_typology,
+        keys,
+    })
 }
 
 /// Calls `f` with each alert of an NDJSON alert file, one at a time.

@@ -389,9 +389,7 @@ impl StreamReader {
             pos: 0,
         }
     }
-}
 
-impl StreamReader {
     /// Moves to the next chunk that has bytes; false at the end of the workload.
     fn refill(&mut self) -> bool {
         while self.pos == self.buf.len() {
