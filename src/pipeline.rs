@@ -376,11 +376,20 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
 }
 
 pub(crate) fn record_alerts(summary: &mut Summary, alerts: &[crate::alerts::Alert]) {
-    summary.alerts += alerts.len() as u64;
-    for a in alerts {
-        *summary
-            .alerts_by_typology
-            .entry(a.typology.clone())
-            .or_default() += 1;
+    record_typologies(summary, alerts.iter().map(|a| a.typology.as_str()));
+}
+
+pub(crate) fn record_typologies<'a>(
+    summary: &mut Summary,
+    typologies: impl Iterator<Item = &'a str>,
+) {
+    for t in typologies {
+        summary.alerts += 1;
+        match summary.alerts_by_typology.get_mut(t) {
+            Some(n) => *n += 1,
+            None => {
+                summary.alerts_by_typology.insert(t.to_owned(), 1);
+            }
+        }
     }
 }

@@ -159,7 +159,66 @@ pub struct EngineState {
 struct Sequenced {
     seq: u64,
     rank: u32,
-    alert: Alert,
+    alert: Pending,
+}
+
+/// An alert as the engine leaves it. A built-in finding becomes an alert record
+/// (id, formatted times, counters) only when taken, so the embedded pipeline
+/// can do that on its sink thread, off the engine's critical path.
+#[derive(Debug)]
+enum Pending {
+    Finding(Box<EntityFinding>),
+    Built(Alert),
+}
+
+impl Pending {
+    fn typology(&self) -> &str {
+        match self {
+            Pending::Finding(f) => f.finding.typology.name(),
+            Pending::Built(a) => &a.typology,
+        }
+    }
+}
+
+/// Alerts taken from the engine, in output order, with what turning them into
+/// alert records takes.
+#[derive(Debug)]
+pub struct PendingAlerts {
+    items: Vec<Pending>,
+    pipeline: String,
+    severity: [Severity; Typology::ALL.len()],
+    metrics: Arc<Metrics>,
+}
+
+impl PendingAlerts {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn typologies(&self) -> impl Iterator<Item = &str> {
+        self.items.iter().map(Pending::typology)
+    }
+
+    /// The alert records, counted in the alert metrics.
+    pub fn build(self) -> Vec<Alert> {
+        let PendingAlerts {
+            items,
+            pipeline,
+            severity,
+            metrics,
+        } = self;
+        items
+            .into_iter()
+            .map(|p| match p {
+                Pending::Finding(ef) => alert_from(&pipeline, &severity, &metrics, *ef),
+                Pending::Built(a) => a,
+            })
+            .collect()
+    }
 }
 
 pub struct Engine {
@@ -614,14 +673,7 @@ impl Engine {
         findings.sort_by_key(|f| f.typology);
         for f in findings {
             state.fired |= f.typology.bit();
-            let alert = build_alert(
-                settings,
-                metrics,
-                &event.transaction_id,
-                state,
-                event.officer_id.as_ref(),
-                f,
-            );
+            let alert = build_alert(&event.transaction_id, state, event.officer_id.as_ref(), f);
             out.push(Sequenced {
                 seq,
                 rank: 0,
@@ -731,14 +783,7 @@ impl Engine {
         let state = self.txns.get_mut(&transaction_id).expect("present");
         state.fired |= t.bit();
         let officer = state.last_officer.clone();
-        let alert = build_alert(
-            &self.settings,
-            &self.metrics,
-            &transaction_id,
-            state,
-            officer.as_ref(),
-            finding,
-        );
+        let alert = build_alert(&transaction_id, state, officer.as_ref(), finding);
         self.out.push(Sequenced {
             seq,
             rank: 0,
@@ -777,6 +822,12 @@ impl Engine {
     /// Alerts raised since the last call, in deterministic order (event-time order
     /// of their triggers). Custom rules are evaluated here, one micro-batch at once.
     pub fn take_alerts(&mut self) -> Vec<Alert> {
+        self.take_pending().build()
+    }
+
+    /// [`Engine::take_alerts`], with the built-in findings not yet made into
+    /// alert records: [`PendingAlerts::build`] does that, on any thread.
+    pub fn take_pending(&mut self) -> PendingAlerts {
         if let Some(custom) = &mut self.custom {
             for (seq, rank, rule, row) in custom.evaluate() {
                 let Some(state) = self.txns.get_mut(&row.transaction_id) else {
@@ -788,11 +839,20 @@ impl Engine {
                 state.custom_fired.push(rule);
                 let alert = custom.alert(&self.settings.pipeline, rule, &row, state);
                 count_alert(&self.metrics, &alert);
-                self.out.push(Sequenced { seq, rank, alert });
+                self.out.push(Sequenced {
+                    seq,
+                    rank,
+                    alert: Pending::Built(alert),
+                });
             }
         }
         self.out.sort_by_key(|s| (s.seq, s.rank));
-        self.out.drain(..).map(|s| s.alert).collect()
+        PendingAlerts {
+            items: self.out.drain(..).map(|s| s.alert).collect(),
+            pipeline: self.settings.pipeline.clone(),
+            severity: self.settings.severity,
+            metrics: self.metrics.clone(),
+        }
     }
 }
 
@@ -811,13 +871,11 @@ pub fn count_alert(metrics: &Metrics, alert: &Alert) {
 
 /// A transaction-scoped finding: its context is the transaction's.
 fn build_alert(
-    settings: &EngineSettings,
-    metrics: &Metrics,
     txn_id: &str,
     state: &TxnState,
     officer: Option<&CompactString>,
     f: Finding,
-) -> Alert {
+) -> Pending {
     let finding = EntityFinding {
         finding: f,
         scope_key: txn_id.to_owned(),
@@ -828,15 +886,20 @@ fn build_alert(
         agent_ref: state.submitted.as_ref().and_then(|s| s.agent_ref.clone()),
         window: None,
     };
-    alert_from(settings, metrics, finding)
+    Pending::Finding(Box::new(finding))
 }
 
 /// Every built-in alert is made here: id, configured severity, context, and
 /// the alert counters.
-fn alert_from(settings: &EngineSettings, metrics: &Metrics, ef: EntityFinding) -> Alert {
+fn alert_from(
+    pipeline: &str,
+    severities: &[Severity; Typology::ALL.len()],
+    metrics: &Metrics,
+    ef: EntityFinding,
+) -> Alert {
     let f = ef.finding;
     let typology = f.typology.name();
-    let configured = settings.severity[f.typology as usize];
+    let configured = severities[f.typology as usize];
     let severity = f.severity.map_or(configured, |s| s.max(configured));
     let own = |s: Option<CompactString>| s.map(|s| s.to_string());
     let alert = Alert {
@@ -858,7 +921,7 @@ fn alert_from(settings: &EngineSettings, metrics: &Metrics, ef: EntityFinding) -
         evidence_event_ids: f.evidence.into_iter().map(|s| s.to_string()).collect(),
         summary_id: f.summary_id,
         summary_en: f.summary_en,
-        pipeline: settings.pipeline.clone(),
+        pipeline: pipeline.to_owned(),
     };
     count_alert(metrics, &alert);
     alert

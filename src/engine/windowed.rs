@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use compact_str::CompactString;
 use prometheus::Gauge;
 
-use super::{Engine, EngineSettings, Sequenced, TimerKind, Timers, alert_from, to_duration};
+use super::{Engine, EngineSettings, Pending, Sequenced, TimerKind, Timers, to_duration};
 use crate::decode::{Event, EventBody};
 use crate::metrics::Metrics;
 use crate::reference::OfficeContext;
@@ -58,11 +58,10 @@ impl Engine {
             p.broker_min_applicants,
             days,
         );
-        let alert = alert_from(&self.settings, &self.metrics, finding);
         self.out.push(Sequenced {
             seq,
             rank: 0,
-            alert,
+            alert: Pending::Finding(Box::new(finding)),
         });
     }
 
@@ -85,11 +84,10 @@ impl Engine {
         }
         let seq = self.next_seq();
         for f in findings {
-            let alert = alert_from(&self.settings, &self.metrics, f);
             self.out.push(Sequenced {
                 seq,
                 rank: 0,
-                alert,
+                alert: Pending::Finding(Box::new(f)),
             });
         }
     }

@@ -8,18 +8,20 @@ use std::time::{Duration, Instant};
 use super::checkpoint::{self, CheckpointError, Checkpoints, Meta};
 use super::{
     DecodedBatch, Item, PipelineError, Prepared, Summary, decode_batch, input_name, open_input,
-    record_alerts, signals,
+    record_alerts, record_typologies, signals,
 };
 use crate::alerts::Alert;
 use crate::config::Config;
 use crate::decode::Decoder;
-use crate::engine::{Engine, EngineSettings};
+use crate::engine::{Engine, EngineSettings, PendingAlerts};
 use crate::sinks::{AlertSink, RejectedSink};
 
 /// What the sink thread is given, in order: a checkpoint is written only after
 /// every alert before it is written and flushed (and delivered, for HTTP sinks).
 enum ToSink {
     Alerts(Vec<Alert>),
+    /// Made into alert records on the sink thread.
+    Pending(PendingAlerts),
     Checkpoint(Box<Meta>, Vec<u8>),
 }
 
@@ -133,6 +135,11 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
                         alert_sink.write(&alerts)?;
                         sink_time.observe(t.elapsed().as_secs_f64());
                     }
+                    ToSink::Pending(pending) => {
+                        let t = Instant::now();
+                        alert_sink.write(&pending.build())?;
+                        sink_time.observe(t.elapsed().as_secs_f64());
+                    }
                     ToSink::Checkpoint(mut meta, engine) => {
                         alert_sink.flush()?;
                         meta.outputs.extend(alert_sink.file_lengths()?);
@@ -233,14 +240,21 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
             }
         }
         position = (batch.end_offset, batch.next_line);
-        let alerts = engine.take_alerts();
+        let pending = engine.take_pending();
         evaluate.observe(t.elapsed().as_secs_f64());
-        record_alerts(&mut summary, &alerts);
-        if let Some(a) = &mut archive {
-            a.send(engine.take_archived(), alerts.clone())?;
-        }
+        record_typologies(&mut summary, pending.typologies());
+        let has_alerts = !pending.is_empty();
+        let msg = match &mut archive {
+            // The archive needs the records here, so they are made here.
+            Some(a) => {
+                let alerts = pending.build();
+                a.send(engine.take_archived(), alerts.clone())?;
+                ToSink::Alerts(alerts)
+            }
+            None => ToSink::Pending(pending),
+        };
         rejected_sink.flush()?;
-        if !alerts.is_empty() && to_sink.send(ToSink::Alerts(alerts)).is_err() {
+        if has_alerts && to_sink.send(msg).is_err() {
             // The writer stopped on an error; it is reported below.
             sink_gone = true;
             break;
