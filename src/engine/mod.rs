@@ -168,7 +168,7 @@ struct Sequenced {
 #[derive(Debug)]
 enum Pending {
     Finding(Box<EntityFinding>),
-    Built(Alert),
+    Built(Box<Alert>),
 }
 
 impl Pending {
@@ -215,7 +215,7 @@ impl PendingAlerts {
             .into_iter()
             .map(|p| match p {
                 Pending::Finding(ef) => alert_from(&pipeline, &severity, &metrics, *ef),
-                Pending::Built(a) => a,
+                Pending::Built(a) => *a,
             })
             .collect()
     }
@@ -842,7 +842,7 @@ impl Engine {
                 self.out.push(Sequenced {
                     seq,
                     rank,
-                    alert: Pending::Built(alert),
+                    alert: Pending::Built(Box::new(alert)),
                 });
             }
         }
