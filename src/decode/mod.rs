@@ -48,7 +48,8 @@ impl Decoder {
         }
         // The whole record must be UTF-8, unknown fields included; checked once here,
         // so the JSON parser can then skip its own per-string checks.
-        let Ok(text) = std::str::from_utf8(bytes) else {
+        // simdutf8's fast check only says yes or no; the precise path names the offset.
+        let Ok(text) = simdutf8::basic::from_utf8(bytes) else {
             return self.decode_precisely(bytes);
         };
         match serde_json::from_str::<wire::Wire>(text) {

@@ -14,6 +14,9 @@ pub struct LineReader<R> {
     /// Bytes consumed so far, counted from the start of the input.
     offset: u64,
     done: bool,
+    /// The largest batch so far (bytes, records): a new batch starts that large,
+    /// rather than growing its megabyte by doubling and copying.
+    sizes: (usize, usize),
 }
 
 impl<R: BufRead> LineReader<R> {
@@ -27,6 +30,7 @@ impl<R: BufRead> LineReader<R> {
             next_line: 1,
             offset: 0,
             done: false,
+            sizes: (0, 0),
         }
     }
 
@@ -48,6 +52,8 @@ impl<R: BufRead> LineReader<R> {
         let mut batch = RawBatch {
             source: self.source.clone(),
             first_line: self.next_line,
+            data: Vec::with_capacity(self.sizes.0),
+            records: Vec::with_capacity(self.sizes.1.min(max)),
             ..RawBatch::default()
         };
         while !self.done && batch.records.len() < max {
@@ -89,6 +95,10 @@ impl<R: BufRead> LineReader<R> {
             self.next_line += 1;
         }
         batch.end_offset = self.offset;
+        self.sizes = (
+            self.sizes.0.max(batch.data.len()),
+            self.sizes.1.max(batch.records.len()),
+        );
         Ok(batch)
     }
 }
