@@ -25,7 +25,16 @@ pub enum SinkError {
 }
 
 /// An NDJSON output: a file (parent folders created) or standard output.
-pub(crate) enum LineWriter {
+///
+/// Each record is serialised whole into `line` and handed to the buffer in one
+/// piece, so the buffer only ever writes out complete lines: a process killed
+/// mid-run leaves no torn record at the end of the file.
+pub(crate) struct LineWriter {
+    out: Output,
+    line: Vec<u8>,
+}
+
+enum Output {
     File { path: String, w: BufWriter<File> },
     Stdout(BufWriter<io::Stdout>),
 }
@@ -56,20 +65,27 @@ impl LineWriter {
             .truncate(!append)
             .open(path)
             .map_err(open)?;
-        Ok(LineWriter::File {
+        Ok(LineWriter::new(Output::File {
             path: path.display().to_string(),
             w: BufWriter::with_capacity(1 << 16, f),
-        })
+        }))
     }
 
     pub fn stdout() -> LineWriter {
-        LineWriter::Stdout(BufWriter::new(io::stdout()))
+        LineWriter::new(Output::Stdout(BufWriter::new(io::stdout())))
+    }
+
+    fn new(out: Output) -> LineWriter {
+        LineWriter {
+            out,
+            line: Vec::with_capacity(4096),
+        }
     }
 
     /// For a file: its path and length once flushed.
     pub fn file_length(&self) -> Option<Result<(std::path::PathBuf, u64), SinkError>> {
-        match self {
-            LineWriter::File { path, .. } => Some(
+        match &self.out {
+            Output::File { path, .. } => Some(
                 std::fs::metadata(path)
                     .map(|m| (std::path::PathBuf::from(path), m.len()))
                     .map_err(|source| SinkError::Write {
@@ -77,37 +93,45 @@ impl LineWriter {
                         source,
                     }),
             ),
-            LineWriter::Stdout(_) => None,
+            Output::Stdout(_) => None,
         }
     }
 
     pub fn name(&self) -> &str {
-        match self {
-            LineWriter::File { path, .. } => path,
-            LineWriter::Stdout(_) => "stdout",
+        match &self.out {
+            Output::File { path, .. } => path,
+            Output::Stdout(_) => "stdout",
         }
     }
 
     fn writer(&mut self) -> &mut dyn Write {
-        match self {
-            LineWriter::File { w, .. } => w,
-            LineWriter::Stdout(w) => w,
+        match &mut self.out {
+            Output::File { w, .. } => w,
+            Output::Stdout(w) => w,
+        }
+    }
+
+    fn failed(&self, source: io::Error) -> SinkError {
+        SinkError::Write {
+            sink: self.name().to_owned(),
+            source,
         }
     }
 
     pub fn write_json<T: serde::Serialize>(&mut self, value: &T) -> Result<(), SinkError> {
-        let name = self.name().to_owned();
-        let w = self.writer();
-        serde_json::to_writer(&mut *w, value)
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        let result = serde_json::to_writer(&mut line, value)
             .map_err(io::Error::from)
-            .and_then(|_| w.write_all(b"\n"))
-            .map_err(|source| SinkError::Write { sink: name, source })
+            .and_then(|_| {
+                line.push(b'\n');
+                self.writer().write_all(&line)
+            });
+        self.line = line;
+        result.map_err(|e| self.failed(e))
     }
 
     pub fn flush(&mut self) -> Result<(), SinkError> {
-        let name = self.name().to_owned();
-        self.writer()
-            .flush()
-            .map_err(|source| SinkError::Write { sink: name, source })
+        self.writer().flush().map_err(|e| self.failed(e))
     }
 }
