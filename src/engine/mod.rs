@@ -191,10 +191,6 @@ pub struct PendingAlerts {
 }
 
 impl PendingAlerts {
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use super::checkpoint::{self, CheckpointError, Checkpoints, Meta};
 use super::{
     DecodedBatch, Item, PipelineError, Prepared, Summary, decode_batch, input_name, open_input,
-    record_alerts, record_typologies, signals,
+    record_typologies, signals,
 };
 use crate::alerts::Alert;
+use crate::archive::Archive;
 use crate::config::Config;
 use crate::decode::Decoder;
 use crate::engine::{Engine, EngineSettings, PendingAlerts};
@@ -51,6 +52,29 @@ fn checkpoint_of(
         Box::new(meta),
         checkpoint::encode_engine(engine)?,
     ))
+}
+
+/// Alerts taken from the engine, counted into the summary, as the sink thread
+/// is to get them: made into records there, or here when the archive needs
+/// them. `None` when there are none.
+fn for_sink(
+    pending: PendingAlerts,
+    engine: &mut Engine,
+    summary: &mut Summary,
+    archive: &mut Option<Archive>,
+) -> Result<Option<ToSink>, PipelineError> {
+    if pending.is_empty() && archive.is_none() {
+        return Ok(None);
+    }
+    record_typologies(summary, pending.typologies());
+    Ok(match archive {
+        Some(a) => {
+            let alerts = pending.build();
+            a.send(engine.take_archived(), alerts.clone())?;
+            (!alerts.is_empty()).then_some(ToSink::Alerts(alerts))
+        }
+        None => Some(ToSink::Pending(pending)),
+    })
 }
 
 pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
@@ -129,25 +153,21 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
         .spawn(move || -> Result<(), PipelineError> {
             let sink_time = sink_metrics.processing_seconds.with_label_values(&["sink"]);
             for msg in sink_rx {
-                match msg {
-                    ToSink::Alerts(alerts) => {
-                        let t = Instant::now();
-                        alert_sink.write(&alerts)?;
-                        sink_time.observe(t.elapsed().as_secs_f64());
-                    }
-                    ToSink::Pending(pending) => {
-                        let t = Instant::now();
-                        alert_sink.write(&pending.build())?;
-                        sink_time.observe(t.elapsed().as_secs_f64());
-                    }
+                let t = Instant::now();
+                let alerts = match msg {
+                    ToSink::Alerts(alerts) => alerts,
+                    ToSink::Pending(pending) => pending.build(),
                     ToSink::Checkpoint(mut meta, engine) => {
                         alert_sink.flush()?;
                         meta.outputs.extend(alert_sink.file_lengths()?);
                         if let Some(c) = &mut checkpoints {
                             c.write(&meta, &engine)?;
                         }
+                        continue;
                     }
-                }
+                };
+                alert_sink.write(&alerts)?;
+                sink_time.observe(t.elapsed().as_secs_f64());
             }
             Ok(alert_sink.close()?)
         })
@@ -242,19 +262,11 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
         position = (batch.end_offset, batch.next_line);
         let pending = engine.take_pending();
         evaluate.observe(t.elapsed().as_secs_f64());
-        record_typologies(&mut summary, pending.typologies());
-        let has_alerts = !pending.is_empty();
-        let msg = match &mut archive {
-            // The archive needs the records here, so they are made here.
-            Some(a) => {
-                let alerts = pending.build();
-                a.send(engine.take_archived(), alerts.clone())?;
-                ToSink::Alerts(alerts)
-            }
-            None => ToSink::Pending(pending),
-        };
+        let msg = for_sink(pending, &mut engine, &mut summary, &mut archive)?;
         rejected_sink.flush()?;
-        if has_alerts && to_sink.send(msg).is_err() {
+        if let Some(msg) = msg
+            && to_sink.send(msg).is_err()
+        {
             // The writer stopped on an error; it is reported below.
             sink_gone = true;
             break;
@@ -304,12 +316,10 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
     let _ = reader.join();
     if !summary.interrupted && !sink_gone {
         engine.end_of_input();
-        let alerts = engine.take_alerts();
-        record_alerts(&mut summary, &alerts);
-        if let Some(a) = &mut archive {
-            a.send(engine.take_archived(), alerts.clone())?;
+        let pending = engine.take_pending();
+        if let Some(msg) = for_sink(pending, &mut engine, &mut summary, &mut archive)? {
+            let _ = to_sink.send(msg);
         }
-        let _ = to_sink.send(ToSink::Alerts(alerts));
     }
     if let Some(a) = archive {
         summary.archive = Some(a.close()?);
