@@ -27,7 +27,7 @@ use crate::decode::{Event, EventBody};
 use crate::metrics::{Metrics, Outcome};
 use crate::reference::Reference;
 use crate::rules::custom::CustomRules;
-use crate::rules::{self, EntityFinding, Finding, RuleCtx, Typology, fees};
+use crate::rules::{self, EntityFinding, Finding, RuleCtx, Subject, Typology, fees};
 use crate::state::{
     Agents, Baselines, Dedup, OfficerWindows, ReceiptRegistry, ReceiptUse, TxnState,
 };
@@ -630,8 +630,6 @@ impl Engine {
                 && !state.has_fired(t.bit())
             {
                 findings.push(rules::receipts::duplicate_receipt(
-                    &event.transaction_id,
-                    state,
                     receipt,
                     event.occurred_at,
                     &event.event_id,
@@ -771,7 +769,7 @@ impl Engine {
             .reference
             .office(&state.office_id, *submitted.mark.at.offset())
             .zone;
-        let Some(finding) = rules::sla::overdue_open(&transaction_id, state, due, zone, service)
+        let Some(finding) = rules::sla::overdue_open(state, due, zone, service)
         else {
             return;
         };
@@ -893,30 +891,42 @@ fn alert_from(
     metrics: &Metrics,
     ef: EntityFinding,
 ) -> Alert {
-    let f = ef.finding;
+    let EntityFinding {
+        finding: f,
+        scope_key,
+        transaction_id,
+        office_id,
+        service_code,
+        officer_id,
+        agent_ref,
+        window,
+    } = ef;
+    let r = f
+        .render
+        .render(&Subject::of(&transaction_id, &office_id, &service_code));
     let typology = f.typology.name();
     let configured = severities[f.typology as usize];
     let severity = f.severity.map_or(configured, |s| s.max(configured));
     let own = |s: Option<CompactString>| s.map(|s| s.to_string());
     let alert = Alert {
-        alert_id: alert_id(typology, &ef.scope_key),
+        alert_id: alert_id(typology, &scope_key),
         typology: typology.to_owned(),
         severity,
         scope: f.typology.scope(),
-        transaction_id: own(ef.transaction_id),
+        transaction_id: own(transaction_id),
         related_transaction_id: own(f.related_transaction_id),
-        office_id: own(ef.office_id),
-        service_code: own(ef.service_code),
-        officer_id: own(ef.officer_id),
-        agent_ref: own(ef.agent_ref),
-        window_start: ef.window.map(|w| format_time(w.0)),
-        window_end: ef.window.map(|w| format_time(w.1)),
+        office_id: own(office_id),
+        service_code: own(service_code),
+        officer_id: own(officer_id),
+        agent_ref: own(agent_ref),
+        window_start: window.map(|w| format_time(w.0)),
+        window_end: window.map(|w| format_time(w.1)),
         event_time: format_time(f.event_time),
-        observed: f.observed,
-        expected: f.expected,
+        observed: r.observed,
+        expected: r.expected,
         evidence_event_ids: f.evidence.into_iter().map(|s| s.to_string()).collect(),
-        summary_id: f.summary_id,
-        summary_en: f.summary_en,
+        summary_id: r.summary_id,
+        summary_en: r.summary_en,
         pipeline: pipeline.to_owned(),
     };
     count_alert(metrics, &alert);

@@ -9,14 +9,35 @@ use std::collections::BinaryHeap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::decode::Event;
+use crate::decode::{Event, EventType};
 
 /// A buffered event with its sort key computed once: (event time in nanoseconds,
-/// lifecycle position of the type, event id).
+/// lifecycle position of the type, event id). The first two are held inline so
+/// that ordering the heap rarely touches the boxed event.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "Stored")]
 pub(crate) struct Pending {
     nanos: i64,
+    #[serde(skip_serializing)]
+    ty: EventType,
     event: Box<Event>,
+}
+
+/// The checkpoint form of [`Pending`]: the type is derived from the event.
+#[derive(Deserialize)]
+struct Stored {
+    nanos: i64,
+    event: Box<Event>,
+}
+
+impl From<Stored> for Pending {
+    fn from(s: Stored) -> Pending {
+        Pending {
+            nanos: s.nanos,
+            ty: s.event.event_type(),
+            event: s.event,
+        }
+    }
 }
 
 impl Pending {
@@ -28,16 +49,9 @@ impl Pending {
             .saturating_add(i64::from(t.timestamp_subsec_nanos()));
         Pending {
             nanos,
+            ty: event.event_type(),
             event: Box::new(event),
         }
-    }
-
-    fn key(&self) -> (i64, crate::decode::EventType, &str) {
-        (
-            self.nanos,
-            self.event.event_type(),
-            self.event.event_id.as_str(),
-        )
     }
 }
 
@@ -54,7 +68,9 @@ impl PartialOrd for Pending {
 }
 impl Ord for Pending {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.key().cmp(&other.key())
+        (self.nanos, self.ty)
+            .cmp(&(other.nanos, other.ty))
+            .then_with(|| self.event.event_id.cmp(&other.event.event_id))
     }
 }
 
@@ -71,7 +87,11 @@ impl ReorderBuffer {
     pub fn peek_time(&self) -> Option<DateTime<Utc>> {
         self.heap
             .peek()
-            .map(|Reverse(p)| p.event.occurred_at.to_utc())
+            .map(|Reverse(p)| match p.nanos {
+                // Saturated: outside what nanoseconds since 1970 can hold.
+                i64::MIN | i64::MAX => p.event.occurred_at.to_utc(),
+                n => DateTime::from_timestamp_nanos(n),
+            })
     }
 
     pub fn pop(&mut self) -> Option<Event> {

@@ -199,7 +199,6 @@ pub(super) fn on_transaction(
         && settings.active(Typology::SpeedMoney)
         && !state.has_fired(Typology::SpeedMoney.bit())
         && let Some(f) = rules::speed_money::speed_money(
-            &event.transaction_id,
             state,
             event.occurred_at,
             irregular_bits,

@@ -7,7 +7,7 @@ use crate::alerts::format_time;
 use crate::figures;
 use crate::state::BrokerWindow;
 
-use super::{EntityFinding, Finding, Typology};
+use super::{EntityFinding, Finding, Render, Rendered, Typology};
 
 /// Builds the finding for a window that reached the threshold. `nth` counts the
 /// agent's alerts (1 for the first): the first is keyed by the agent alone, as
@@ -62,6 +62,12 @@ pub fn broker_activity(
             severity: None,
             event_time: window.end,
             related_transaction_id: None,
+            evidence: window
+                .submissions
+                .iter()
+                .map(|s| s.event_id.clone())
+                .collect(),
+            render: Render::ready(Rendered {
             observed: figures! {
                 "distinct_applicants": window.distinct_applicants,
                 "submissions": window.submissions.len(),
@@ -72,11 +78,6 @@ pub fn broker_activity(
                 "max_distinct_applicants": min_applicants.saturating_sub(1),
                 "window_days": window_days,
             },
-            evidence: window
-                .submissions
-                .iter()
-                .map(|s| s.event_id.clone())
-                .collect(),
             summary_id: format!(
                 "Perantara {} mengajukan permohonan untuk {} pemohon berbeda dalam {} hari ({} s.d. {}), batasnya di bawah {} pemohon; kantor: {}.",
                 agent,
@@ -97,6 +98,7 @@ pub fn broker_activity(
                 min_applicants,
                 offices.join(", ")
             ),
+            }),
         },
         scope_key,
         office_id: office,

@@ -7,7 +7,7 @@ use crate::figures;
 use crate::reference::{Service, Tariff};
 use crate::state::TxnState;
 
-use super::{Finding, RuleCtx, Typology};
+use super::{Finding, Render, Rendered, RuleCtx, Typology};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeeSource {
@@ -49,23 +49,28 @@ pub fn fee_on_free_service(ctx: &RuleCtx<'_>, state: &TxnState) -> Option<Findin
     if expected != 0 || state.total_paid == 0 {
         return None;
     }
-    let paid = rupiah(state.total_paid);
+    let (total_paid, payment_count) = (state.total_paid, state.payment_count);
     Some(Finding {
         typology: Typology::FeeOnFreeService,
         severity: None,
         event_time: ctx.event.occurred_at,
         related_transaction_id: None,
-        observed: figures! {"total_paid": state.total_paid, "payment_count": state.payment_count},
-        expected: figures! {"expected_fee": 0, "fee_source": source.as_str()},
         evidence: state.fee_evidence(),
-        summary_id: format!(
-            "Pembayaran {paid} tercatat untuk layanan {} yang seharusnya gratis (transaksi {}, kantor {}).",
-            state.service_code, ctx.txn_id, state.office_id
-        ),
-        summary_en: format!(
-            "{paid} was paid for {}, a service that should cost nothing (transaction {}, office {}).",
-            state.service_code, ctx.txn_id, state.office_id
-        ),
+        render: Render::new(move |s| {
+            let paid = rupiah(total_paid);
+            Rendered {
+                observed: figures! {"total_paid": total_paid, "payment_count": payment_count},
+                expected: figures! {"expected_fee": 0, "fee_source": source.as_str()},
+                summary_id: format!(
+                    "Pembayaran {paid} tercatat untuk layanan {} yang seharusnya gratis (transaksi {}, kantor {}).",
+                    s.service_code, s.transaction_id, s.office_id
+                ),
+                summary_en: format!(
+                    "{paid} was paid for {}, a service that should cost nothing (transaction {}, office {}).",
+                    s.service_code, s.transaction_id, s.office_id
+                ),
+            }
+        }),
     })
 }
 
@@ -75,62 +80,70 @@ pub fn fee_above_tariff(ctx: &RuleCtx<'_>, state: &TxnState) -> Option<Finding> 
     if expected == 0 || state.total_paid <= expected.saturating_add(tolerance) {
         return None;
     }
-    let excess = state.total_paid - expected;
+    let (total_paid, payment_count) = (state.total_paid, state.payment_count);
+    let excess = total_paid - expected;
     Some(Finding {
         typology: Typology::FeeAboveTariff,
         severity: None,
         event_time: ctx.event.occurred_at,
         related_transaction_id: None,
-        observed: figures! {"total_paid": state.total_paid, "excess_idr": excess, "payment_count": state.payment_count},
-        expected: figures! {"expected_fee": expected, "fee_source": source.as_str(), "fee_tolerance_idr": tolerance},
         evidence: state.fee_evidence(),
-        summary_id: format!(
-            "Total pembayaran {} melebihi tarif resmi {} sebesar {} untuk layanan {} (transaksi {}, kantor {}).",
-            rupiah(state.total_paid),
-            rupiah(expected),
-            rupiah(excess),
-            state.service_code,
-            ctx.txn_id,
-            state.office_id
-        ),
-        summary_en: format!(
-            "{} was paid against an official fee of {}, {} too much, for {} (transaction {}, office {}).",
-            rupiah(state.total_paid),
-            rupiah(expected),
-            rupiah(excess),
-            state.service_code,
-            ctx.txn_id,
-            state.office_id
-        ),
+        render: Render::new(move |s| Rendered {
+            observed: figures! {"total_paid": total_paid, "excess_idr": excess, "payment_count": payment_count},
+            expected: figures! {"expected_fee": expected, "fee_source": source.as_str(), "fee_tolerance_idr": tolerance},
+            summary_id: format!(
+                "Total pembayaran {} melebihi tarif resmi {} sebesar {} untuk layanan {} (transaksi {}, kantor {}).",
+                rupiah(total_paid),
+                rupiah(expected),
+                rupiah(excess),
+                s.service_code,
+                s.transaction_id,
+                s.office_id
+            ),
+            summary_en: format!(
+                "{} was paid against an official fee of {}, {} too much, for {} (transaction {}, office {}).",
+                rupiah(total_paid),
+                rupiah(expected),
+                rupiah(excess),
+                s.service_code,
+                s.transaction_id,
+                s.office_id
+            ),
+        }),
     })
 }
 
-pub fn unreceipted_payment(ctx: &RuleCtx<'_>, state: &TxnState) -> Option<Finding> {
+pub fn unreceipted_payment(ctx: &RuleCtx<'_>, _state: &TxnState) -> Option<Finding> {
     let p = this_payment(ctx)?;
     if p.receipt_no.is_some() {
         return None;
     }
-    let amount = rupiah(p.amount);
+    let (amount, method, payee) = (p.amount, p.method, p.payee);
     Some(Finding {
         typology: Typology::UnreceiptedPayment,
         severity: None,
         event_time: ctx.event.occurred_at,
         related_transaction_id: None,
-        observed: figures! {"amount": p.amount, "method": p.method.as_str(), "payee": p.payee.as_str(), "receipt_no": serde_json::Value::Null},
-        expected: figures! {"receipt_no": "an official receipt or billing proof number"},
         evidence: vec![ctx.event.event_id.clone()],
-        summary_id: format!(
-            "Pembayaran {amount} ({}) tanpa nomor kuitansi resmi untuk layanan {} (transaksi {}, kantor {}).",
-            p.method, state.service_code, ctx.txn_id, state.office_id
-        ),
-        summary_en: format!(
-            "A payment of {amount} ({}) has no official receipt number, for {} (transaction {}, office {}).",
-            p.method, state.service_code, ctx.txn_id, state.office_id
-        ),
+        render: Render::new(move |s| {
+            let paid = rupiah(amount);
+            Rendered {
+                observed: figures! {"amount": amount, "method": method.as_str(), "payee": payee.as_str(), "receipt_no": serde_json::Value::Null},
+                expected: figures! {"receipt_no": "an official receipt or billing proof number"},
+                summary_id: format!(
+                    "Pembayaran {paid} ({method}) tanpa nomor kuitansi resmi untuk layanan {} (transaksi {}, kantor {}).",
+                    s.service_code, s.transaction_id, s.office_id
+                ),
+                summary_en: format!(
+                    "A payment of {paid} ({method}) has no official receipt number, for {} (transaction {}, office {}).",
+                    s.service_code, s.transaction_id, s.office_id
+                ),
+            }
+        }),
     })
 }
 
-pub fn unofficial_channel(ctx: &RuleCtx<'_>, state: &TxnState) -> Option<Finding> {
+pub fn unofficial_channel(ctx: &RuleCtx<'_>, _state: &TxnState) -> Option<Finding> {
     let p = this_payment(ctx)?;
     let non_cash = ctx.service.is_some_and(|s| s.non_cash_required);
     let other_payee = p.payee == Payee::Other;
@@ -138,34 +151,39 @@ pub fn unofficial_channel(ctx: &RuleCtx<'_>, state: &TxnState) -> Option<Finding
     if !other_payee && !forbidden_cash {
         return None;
     }
-    let amount = rupiah(p.amount);
-    let (why_id, why_en) = if other_payee {
-        (
-            "dibayarkan kepada pihak selain kas/rekening resmi",
-            "was paid to someone other than the official account",
-        )
-    } else {
-        (
-            "dibayar tunai padahal layanan ini wajib non-tunai",
-            "was paid in cash although this service requires non-cash payment",
-        )
-    };
+    let (amount, method, payee) = (p.amount, p.method, p.payee);
     Some(Finding {
         typology: Typology::UnofficialChannel,
         severity: None,
         event_time: ctx.event.occurred_at,
         related_transaction_id: None,
-        observed: figures! {"amount": p.amount, "payee": p.payee.as_str(), "method": p.method.as_str()},
-        expected: figures! {"payee": "official", "non_cash_required": non_cash},
         evidence: vec![ctx.event.event_id.clone()],
-        summary_id: format!(
-            "Sebesar {amount} {why_id} untuk layanan {} (transaksi {}, kantor {}).",
-            state.service_code, ctx.txn_id, state.office_id
-        ),
-        summary_en: format!(
-            "{amount} {why_en}, for {} (transaction {}, office {}).",
-            state.service_code, ctx.txn_id, state.office_id
-        ),
+        render: Render::new(move |s| {
+            let paid = rupiah(amount);
+            let (why_id, why_en) = if other_payee {
+                (
+                    "dibayarkan kepada pihak selain kas/rekening resmi",
+                    "was paid to someone other than the official account",
+                )
+            } else {
+                (
+                    "dibayar tunai padahal layanan ini wajib non-tunai",
+                    "was paid in cash although this service requires non-cash payment",
+                )
+            };
+            Rendered {
+                observed: figures! {"amount": amount, "payee": payee.as_str(), "method": method.as_str()},
+                expected: figures! {"payee": "official", "non_cash_required": non_cash},
+                summary_id: format!(
+                    "Sebesar {paid} {why_id} untuk layanan {} (transaksi {}, kantor {}).",
+                    s.service_code, s.transaction_id, s.office_id
+                ),
+                summary_en: format!(
+                    "{paid} {why_en}, for {} (transaction {}, office {}).",
+                    s.service_code, s.transaction_id, s.office_id
+                ),
+            }
+        }),
     })
 }
 

@@ -120,23 +120,67 @@ impl Typology {
 
 /// What a rule saw: everything an alert needs except the identity and context,
 /// which the engine fills in.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct Finding {
     pub typology: Typology,
     /// Set when the rule grades severity itself (e.g. a very late `sla_breach`).
     pub severity: Option<Severity>,
     pub event_time: DateTime<FixedOffset>,
     pub related_transaction_id: Option<CompactString>,
+    pub evidence: Vec<CompactString>,
+    /// The figures and summaries, written when the alert record is made.
+    pub render: Render,
+}
+
+/// The parts of an alert written for its reader: figures and the two summaries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
     pub observed: Map<String, Value>,
     pub expected: Map<String, Value>,
-    pub evidence: Vec<CompactString>,
     pub summary_id: String,
     pub summary_en: String,
 }
 
+/// The context a rendering may name: the alert's own transaction, office and
+/// service (empty where the alert has none).
+pub struct Subject<'a> {
+    pub transaction_id: &'a str,
+    pub office_id: &'a str,
+    pub service_code: &'a str,
+}
+
+type RenderFn = dyn FnOnce(&Subject<'_>) -> Rendered + Send;
+
+/// A finding's figures and summaries, deferred: a rule captures the numbers it
+/// saw, and the text is formatted when the alert record is made. In the embedded
+/// pipeline that is the sink thread, so the engine thread (the critical path)
+/// spends no time formatting.
+pub struct Render(Box<RenderFn>);
+
+impl Render {
+    pub fn new(f: impl FnOnce(&Subject<'_>) -> Rendered + Send + 'static) -> Render {
+        Render(Box::new(f))
+    }
+
+    /// Figures and summaries written already (for rare, entity-scoped alerts).
+    pub fn ready(rendered: Rendered) -> Render {
+        Render::new(move |_| rendered)
+    }
+
+    pub fn render(self, subject: &Subject<'_>) -> Rendered {
+        (self.0)(subject)
+    }
+}
+
+impl std::fmt::Debug for Render {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Render(..)")
+    }
+}
+
 /// A finding with its scope key and context: a transaction's, an agent's, or an
 /// officer's in a window.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct EntityFinding {
     pub finding: Finding,
     /// What follows `typology|` in the alert id.
@@ -158,4 +202,18 @@ pub struct RuleCtx<'a> {
     pub office: OfficeContext<'a>,
     pub reference: &'a Reference,
     pub params: &'a Parameters,
+}
+
+impl<'a> Subject<'a> {
+    pub fn of(
+        transaction_id: &'a Option<CompactString>,
+        office_id: &'a Option<CompactString>,
+        service_code: &'a Option<CompactString>,
+    ) -> Subject<'a> {
+        Subject {
+            transaction_id: transaction_id.as_deref().unwrap_or_default(),
+            office_id: office_id.as_deref().unwrap_or_default(),
+            service_code: service_code.as_deref().unwrap_or_default(),
+        }
+    }
 }

@@ -8,9 +8,9 @@ use crate::decode::{EventBody, Outcome, Status};
 use crate::figures;
 use crate::state::TxnState;
 
-use super::{Finding, RuleCtx, Typology};
+use super::{Finding, Render, Rendered, RuleCtx, Typology};
 
-pub fn off_hours_processing(ctx: &RuleCtx<'_>, state: &TxnState) -> Option<Finding> {
+pub fn off_hours_processing(ctx: &RuleCtx<'_>, _state: &TxnState) -> Option<Finding> {
     let action = match &ctx.event.body {
         EventBody::StatusChanged(s) if s.status == Status::Approved => "approved",
         EventBody::Completed {
@@ -36,53 +36,59 @@ pub fn off_hours_processing(ctx: &RuleCtx<'_>, state: &TxnState) -> Option<Findi
         .reference
         .calendar
         .is_working_day(date, ctx.office.regional_holidays);
-    let when = format_time(local);
-    let weekday = local.weekday();
+    let officer = officer.clone();
+    let office_hours = ctx.office.hours.describe();
+    let zone = ctx.office.zone;
     Some(Finding {
         typology: Typology::OffHoursProcessing,
         severity: None,
         event_time: ctx.event.occurred_at,
         related_transaction_id: None,
-        observed: figures! {
-            "action": action,
-            "local_time": when.clone(),
-            "weekday": weekday.to_string(),
-            "is_working_day": working_day,
-            "holiday": holiday,
-        },
-        expected: figures! {"office_hours": ctx.office.hours.describe(), "time_zone": ctx.office.zone.name()},
         evidence: vec![ctx.event.event_id.clone()],
-        summary_id: format!(
-            "Layanan {} {} oleh petugas {} pada {} ({}), di luar jam kerja (transaksi {}, kantor {}).",
-            state.service_code,
-            if action == "approved" {
-                "disetujui"
-            } else {
-                "diterbitkan"
-            },
-            officer,
-            when,
-            if working_day {
-                "hari kerja"
-            } else {
-                "hari libur/akhir pekan"
-            },
-            ctx.txn_id,
-            state.office_id
-        ),
-        summary_en: format!(
-            "{} was {} by officer {} at {} ({}), outside office hours (transaction {}, office {}).",
-            state.service_code,
-            action,
-            officer,
-            when,
-            if working_day {
-                "a working day"
-            } else {
-                "a weekend or holiday"
-            },
-            ctx.txn_id,
-            state.office_id
-        ),
+        render: Render::new(move |s| {
+            let when = format_time(local);
+            Rendered {
+                observed: figures! {
+                    "action": action,
+                    "local_time": when.clone(),
+                    "weekday": local.weekday().to_string(),
+                    "is_working_day": working_day,
+                    "holiday": holiday,
+                },
+                expected: figures! {"office_hours": office_hours, "time_zone": zone.name()},
+                summary_id: format!(
+                    "Layanan {} {} oleh petugas {} pada {} ({}), di luar jam kerja (transaksi {}, kantor {}).",
+                    s.service_code,
+                    if action == "approved" {
+                        "disetujui"
+                    } else {
+                        "diterbitkan"
+                    },
+                    officer,
+                    when,
+                    if working_day {
+                        "hari kerja"
+                    } else {
+                        "hari libur/akhir pekan"
+                    },
+                    s.transaction_id,
+                    s.office_id
+                ),
+                summary_en: format!(
+                    "{} was {} by officer {} at {} ({}), outside office hours (transaction {}, office {}).",
+                    s.service_code,
+                    action,
+                    officer,
+                    when,
+                    if working_day {
+                        "a working day"
+                    } else {
+                        "a weekend or holiday"
+                    },
+                    s.transaction_id,
+                    s.office_id
+                ),
+            }
+        }),
     })
 }

@@ -8,7 +8,7 @@ use crate::config::Parameters;
 use crate::figures;
 use crate::state::OfficerGroup;
 
-use super::{EntityFinding, Finding, Typology};
+use super::{EntityFinding, Finding, Render, Rendered, Typology};
 
 /// How the peers' spread was measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -139,6 +139,12 @@ pub fn officer_outlier(
                 severity: None,
                 event_time: group.end,
                 related_transaction_id: None,
+                evidence: tally
+                    .irregular_txns
+                    .iter()
+                    .map(|(_, e)| e.clone())
+                    .collect(),
+                render: Render::ready(Rendered {
                 observed: figures! {
                     "issued": tally.issued,
                     "irregular": tally.irregular,
@@ -147,11 +153,6 @@ pub fn officer_outlier(
                     "transaction_ids": txns,
                 },
                 expected,
-                evidence: tally
-                    .irregular_txns
-                    .iter()
-                    .map(|(_, e)| e.clone())
-                    .collect(),
                 summary_id: format!(
                     "Petugas {} di kantor {} layanan {} pada pekan {} s.d. {}: {} dari {} transaksi terbit tidak wajar ({}), jauh di atas median rekan {} ({} petugas; skor-z termodifikasi {:.2} > {}; sebaran: {}).",
                     officer,
@@ -184,6 +185,7 @@ pub fn officer_outlier(
                     p.officer_z_threshold,
                     spread_name
                 ),
+                }),
             },
             scope_key: format!("{officer}|{office_id}|{service_code}|{start}"),
             office_id: Some(office_id.clone()),

@@ -1,42 +1,48 @@
 //! `duplicate_receipt`: one office's receipt number used by two transactions.
 
 use chrono::{DateTime, FixedOffset};
+use compact_str::CompactString;
 
 use crate::alerts::format_time;
 use crate::figures;
-use crate::state::{ReceiptUse, TxnState};
+use crate::state::ReceiptUse;
 
-use super::{Finding, Typology};
+use super::{Finding, Render, Rendered, Typology};
 
 pub fn duplicate_receipt(
-    txn_id: &str,
-    state: &TxnState,
     receipt_no: &str,
     at: DateTime<FixedOffset>,
     event_id: &compact_str::CompactString,
     earlier: &ReceiptUse,
     window_days: i64,
 ) -> Finding {
-    let first = format_time(earlier.at.with_timezone(at.offset()));
+    let first_at = earlier.at.with_timezone(at.offset());
+    let first_by = earlier.transaction_id.clone();
+    let receipt_no = CompactString::from(receipt_no);
     Finding {
         typology: Typology::DuplicateReceipt,
         severity: None,
         event_time: at,
         related_transaction_id: Some(earlier.transaction_id.clone()),
-        observed: figures! {
-            "receipt_no": receipt_no,
-            "first_used_by": earlier.transaction_id.as_str(),
-            "first_used_at": first.clone(),
-        },
-        expected: figures! {"unique_per_office_within_days": window_days},
         evidence: vec![earlier.event_id.clone(), event_id.clone()],
-        summary_id: format!(
-            "Nomor kuitansi {receipt_no} di kantor {} sudah dipakai transaksi {} ({first}) dan dipakai lagi oleh transaksi {txn_id}.",
-            state.office_id, earlier.transaction_id
-        ),
-        summary_en: format!(
-            "Receipt number {receipt_no} at office {} was already used by transaction {} ({first}) and is used again by transaction {txn_id}.",
-            state.office_id, earlier.transaction_id
-        ),
+        render: Render::new(move |s| {
+            let first = format_time(first_at);
+            Rendered {
+                observed: figures! {
+                    "receipt_no": receipt_no.as_str(),
+                    "first_used_by": first_by.as_str(),
+                    "first_used_at": first.clone(),
+                },
+                expected: figures! {"unique_per_office_within_days": window_days},
+                summary_id: format!(
+                    "Nomor kuitansi {receipt_no} di kantor {} sudah dipakai transaksi {first_by} ({first}) dan dipakai lagi oleh transaksi {}.",
+                    s.office_id, s.transaction_id
+                ),
+                summary_en: format!(
+                    "Receipt number {receipt_no} at office {} was already used by transaction {first_by} ({first}) and is used again by transaction {}.",
+                    s.office_id, s.transaction_id
+                ),
+            }
+        }),
     }
 }

@@ -8,7 +8,7 @@ use crate::decode::{EventBody, Outcome, Status};
 use crate::figures;
 use crate::state::{Mark, TxnState};
 
-use super::{Finding, RuleCtx, Typology, fees};
+use super::{Finding, Render, Rendered, RuleCtx, Typology, fees};
 
 /// Updates the pending rejection→payment pair after a payment was folded in.
 pub fn observe(ctx: &RuleCtx<'_>, state: &mut TxnState) {
@@ -44,36 +44,39 @@ pub fn reject_then_pay(ctx: &RuleCtx<'_>, state: &TxnState) -> Option<Finding> {
         .find(|p| p.mark.event_id == payment.event_id)
         .map(|p| p.amount)
         .unwrap_or(0);
+    let (rejected_at, paid_at) = (reject.at, payment.at);
     Some(Finding {
         typology: Typology::RejectThenPay,
         severity: None,
         event_time: at,
         related_transaction_id: None,
-        observed: figures! {
-            "rejected_at": format_time(reject.at),
-            "irregular_payment_at": format_time(payment.at),
-            "irregular_payment_amount": amount,
-            "approved_at": format_time(at),
-        },
-        expected: figures! {"window_days": window.num_days(), "irregular_payment_between": false},
         evidence: vec![
             reject.event_id.clone(),
             payment.event_id.clone(),
             ctx.event.event_id.clone(),
         ],
-        summary_id: format!(
-            "Permohonan {} dikembalikan/ditolak, lalu ada pembayaran tidak wajar {}, lalu disetujui (transaksi {}, kantor {}).",
-            state.service_code,
-            crate::alerts::rupiah(amount),
-            ctx.txn_id,
-            state.office_id
-        ),
-        summary_en: format!(
-            "{} was returned or rejected, then an irregular payment of {} was made, then it was approved (transaction {}, office {}).",
-            state.service_code,
-            crate::alerts::rupiah(amount),
-            ctx.txn_id,
-            state.office_id
-        ),
+        render: Render::new(move |s| Rendered {
+            observed: figures! {
+                "rejected_at": format_time(rejected_at),
+                "irregular_payment_at": format_time(paid_at),
+                "irregular_payment_amount": amount,
+                "approved_at": format_time(at),
+            },
+            expected: figures! {"window_days": window.num_days(), "irregular_payment_between": false},
+            summary_id: format!(
+                "Permohonan {} dikembalikan/ditolak, lalu ada pembayaran tidak wajar {}, lalu disetujui (transaksi {}, kantor {}).",
+                s.service_code,
+                crate::alerts::rupiah(amount),
+                s.transaction_id,
+                s.office_id
+            ),
+            summary_en: format!(
+                "{} was returned or rejected, then an irregular payment of {} was made, then it was approved (transaction {}, office {}).",
+                s.service_code,
+                crate::alerts::rupiah(amount),
+                s.transaction_id,
+                s.office_id
+            ),
+        }),
     })
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, FixedOffset};
 use crate::figures;
 use crate::state::TxnState;
 
-use super::{Finding, Typology};
+use super::{Finding, Render, Rendered, Typology};
 
 /// Hours with one decimal, for the summaries.
 fn hours(seconds: f64) -> String {
@@ -18,7 +18,6 @@ fn hours(seconds: f64) -> String {
 /// possible (the completion, or the irregular payment after it); `irregular_bits`
 /// the irregular typologies raised so far, including by that event.
 pub fn speed_money(
-    txn_id: &str,
     state: &TxnState,
     trigger: DateTime<FixedOffset>,
     irregular_bits: u32,
@@ -43,7 +42,7 @@ pub fn speed_money(
     if (duration as f64) >= limit {
         return None;
     }
-    let irregular: Vec<&str> = Typology::ALL
+    let irregular: Vec<&'static str> = Typology::ALL
         .iter()
         .filter(|t| t.marks_irregular() && irregular_bits & t.bit() != 0)
         .map(|t| t.name())
@@ -51,48 +50,51 @@ pub fn speed_money(
     let share = duration as f64 / baseline.median_s;
     let mut evidence = state.fee_evidence();
     evidence.push(closure.mark.event_id.clone());
+    let total_paid = state.total_paid;
     Some(Finding {
         typology: Typology::SpeedMoney,
         severity: None,
         event_time: trigger,
         related_transaction_id: None,
-        observed: figures! {
-            "duration_s": duration,
-            "ratio_to_median": (share * 1000.0).round() / 1000.0,
-            "irregular_typologies": irregular.clone(),
-            "total_paid": state.total_paid,
-        },
-        expected: figures! {
-            "baseline_median_s": baseline.median_s,
-            "baseline_size": baseline.size,
-            "speed_ratio": ratio,
-            "min_duration_s": limit.round(),
-            "baseline_window_days": baseline_days,
-        },
         evidence,
-        summary_id: format!(
-            "Layanan {} diselesaikan dalam {} jam, kurang dari {} × median {} jam untuk layanan yang sama di kantor {} ({} transaksi dalam {} hari terakhir), padahal transaksi ini tercatat tidak wajar ({}) (transaksi {}).",
-            state.service_code,
-            hours(duration as f64),
-            ratio,
-            hours(baseline.median_s),
-            state.office_id,
-            baseline.size,
-            baseline_days,
-            irregular.join(", "),
-            txn_id
-        ),
-        summary_en: format!(
-            "{} was issued in {} hours, under {} × the median of {} hours for the same service at office {} ({} transactions over the last {} days), while this transaction is irregular ({}) (transaction {}).",
-            state.service_code,
-            hours(duration as f64),
-            ratio,
-            hours(baseline.median_s),
-            state.office_id,
-            baseline.size,
-            baseline_days,
-            irregular.join(", "),
-            txn_id
-        ),
+        render: Render::new(move |s| Rendered {
+            observed: figures! {
+                "duration_s": duration,
+                "ratio_to_median": (share * 1000.0).round() / 1000.0,
+                "irregular_typologies": irregular.clone(),
+                "total_paid": total_paid,
+            },
+            expected: figures! {
+                "baseline_median_s": baseline.median_s,
+                "baseline_size": baseline.size,
+                "speed_ratio": ratio,
+                "min_duration_s": limit.round(),
+                "baseline_window_days": baseline_days,
+            },
+            summary_id: format!(
+                "Layanan {} diselesaikan dalam {} jam, kurang dari {} × median {} jam untuk layanan yang sama di kantor {} ({} transaksi dalam {} hari terakhir), padahal transaksi ini tercatat tidak wajar ({}) (transaksi {}).",
+                s.service_code,
+                hours(duration as f64),
+                ratio,
+                hours(baseline.median_s),
+                s.office_id,
+                baseline.size,
+                baseline_days,
+                irregular.join(", "),
+                s.transaction_id
+            ),
+            summary_en: format!(
+                "{} was issued in {} hours, under {} × the median of {} hours for the same service at office {} ({} transactions over the last {} days), while this transaction is irregular ({}) (transaction {}).",
+                s.service_code,
+                hours(duration as f64),
+                ratio,
+                hours(baseline.median_s),
+                s.office_id,
+                baseline.size,
+                baseline_days,
+                irregular.join(", "),
+                s.transaction_id
+            ),
+        }),
     })
 }
