@@ -1,6 +1,8 @@
 //! The precise decoding path: taken only when the fast path fails, it walks the
 //! JSON tree field by field to name exactly what is wrong.
 
+use std::borrow::Cow;
+
 use compact_str::CompactString;
 use serde_json::{Map, Value};
 
@@ -32,6 +34,19 @@ impl<'a> Fields<'a> {
         match self.present(field) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(CompactString::from(s.as_str()))),
+            Some(v) => Err(Rejection::field(
+                Reason::WrongType,
+                field,
+                format!("must be a string (got {})", type_name(v)),
+            )),
+        }
+    }
+
+    /// A string field borrowed from the tree.
+    fn text(&self, field: &str) -> Result<Option<Cow<'a, str>>, Rejection> {
+        match self.present(field) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(Cow::Borrowed(s.as_str()))),
             Some(v) => Err(Rejection::field(
                 Reason::WrongType,
                 field,
@@ -97,7 +112,7 @@ pub(crate) fn decode_value(value: &Value) -> Result<Event, Rejection> {
         let mut envelope = Wire {
             specversion: Some(f.string("specversion").map_err(ce)?.unwrap_or_default()),
             id: f.string("id").map_err(ce)?,
-            time: f.string("time").map_err(ce)?,
+            time: f.text("time").map_err(ce)?,
             ce_type: f.string("type").map_err(ce)?,
             source: f.string("source").map_err(ce)?,
             ..Wire::default()
@@ -131,13 +146,13 @@ fn ce(r: Rejection) -> Rejection {
     }
 }
 
-fn wire_of(f: &Fields<'_>) -> Result<Wire, Rejection> {
+fn wire_of<'a>(f: &Fields<'a>) -> Result<Wire<'a>, Rejection> {
     let event_type = f.enumerated("event_type", EventType::from_wire, EventType::WIRE)?;
     let mut w = Wire {
         schema_version: f.string("schema_version")?,
         event_id: f.string("event_id")?,
         event_type,
-        occurred_at: f.string("occurred_at")?,
+        occurred_at: f.text("occurred_at")?,
         transaction_id: f.string("transaction_id")?,
         office_id: f.string("office_id")?,
         service_code: f.string("service_code")?,

@@ -1,6 +1,8 @@
 //! The loosely-typed wire form of an event, shared by the fast (serde derive) and the
 //! precise (field-by-field) decoding paths, and its checks into a typed [`Event`].
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, NaiveDateTime};
 use compact_str::CompactString;
 use serde::Deserialize;
@@ -11,11 +13,14 @@ use super::reject::{Reason, Rejection};
 /// Every field of every event type, all optional: which ones are required depends
 /// on `event_type`, and that is checked in [`Wire::into_event`].
 #[derive(Debug, Default, Deserialize)]
-pub(crate) struct Wire {
+pub(crate) struct Wire<'a> {
     pub schema_version: Option<CompactString>,
     pub event_id: Option<CompactString>,
     pub event_type: Option<EventType>,
-    pub occurred_at: Option<CompactString>,
+    /// Borrowed from the line: a timestamp with its offset is longer than a
+    /// `CompactString` holds inline, so owning it would allocate for every event.
+    #[serde(borrow)]
+    pub occurred_at: Option<Cow<'a, str>>,
     pub transaction_id: Option<CompactString>,
     pub office_id: Option<CompactString>,
     pub service_code: Option<CompactString>,
@@ -34,11 +39,13 @@ pub(crate) struct Wire {
     // CloudEvents 1.0 structured-mode envelope.
     pub specversion: Option<CompactString>,
     pub id: Option<CompactString>,
-    pub time: Option<CompactString>,
+    #[serde(borrow)]
+    pub time: Option<Cow<'a, str>>,
     #[serde(rename = "type")]
     pub ce_type: Option<CompactString>,
     pub source: Option<CompactString>,
-    pub data: Option<Box<Wire>>,
+    #[serde(borrow)]
+    pub data: Option<Box<Wire<'a>>>,
 }
 
 fn required<T>(value: Option<T>, field: &str) -> Result<T, Rejection> {
@@ -108,7 +115,7 @@ fn non_empty(s: Option<CompactString>) -> Option<CompactString> {
     s.filter(|s| !s.is_empty())
 }
 
-impl Wire {
+impl Wire<'_> {
     pub fn is_envelope(&self) -> bool {
         self.specversion.is_some()
     }

@@ -769,8 +769,7 @@ impl Engine {
             .reference
             .office(&state.office_id, *submitted.mark.at.offset())
             .zone;
-        let Some(finding) = rules::sla::overdue_open(state, due, zone, service)
-        else {
+        let Some(finding) = rules::sla::overdue_open(state, due, zone, service) else {
             return;
         };
         let seq = self.next_seq();

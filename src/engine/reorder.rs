@@ -85,13 +85,11 @@ impl ReorderBuffer {
     }
 
     pub fn peek_time(&self) -> Option<DateTime<Utc>> {
-        self.heap
-            .peek()
-            .map(|Reverse(p)| match p.nanos {
-                // Saturated: outside what nanoseconds since 1970 can hold.
-                i64::MIN | i64::MAX => p.event.occurred_at.to_utc(),
-                n => DateTime::from_timestamp_nanos(n),
-            })
+        self.heap.peek().map(|Reverse(p)| match p.nanos {
+            // Saturated: outside what nanoseconds since 1970 can hold.
+            i64::MIN | i64::MAX => p.event.occurred_at.to_utc(),
+            n => DateTime::from_timestamp_nanos(n),
+        })
     }
 
     pub fn pop(&mut self) -> Option<Event> {

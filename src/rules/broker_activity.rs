@@ -68,36 +68,36 @@ pub fn broker_activity(
                 .map(|s| s.event_id.clone())
                 .collect(),
             render: Render::ready(Rendered {
-            observed: figures! {
-                "distinct_applicants": window.distinct_applicants,
-                "submissions": window.submissions.len(),
-                "transaction_ids": txns,
-                "offices": offices.clone(),
-            },
-            expected: figures! {
-                "max_distinct_applicants": min_applicants.saturating_sub(1),
-                "window_days": window_days,
-            },
-            summary_id: format!(
-                "Perantara {} mengajukan permohonan untuk {} pemohon berbeda dalam {} hari ({} s.d. {}), batasnya di bawah {} pemohon; kantor: {}.",
-                agent,
-                window.distinct_applicants,
-                days,
-                format_time(first),
-                format_time(window.end),
-                min_applicants,
-                offices.join(", ")
-            ),
-            summary_en: format!(
-                "Agent {} filed for {} distinct applicants within {} days ({} to {}), where fewer than {} is expected; offices: {}.",
-                agent,
-                window.distinct_applicants,
-                days,
-                format_time(first),
-                format_time(window.end),
-                min_applicants,
-                offices.join(", ")
-            ),
+                observed: figures! {
+                    "distinct_applicants": window.distinct_applicants,
+                    "submissions": window.submissions.len(),
+                    "transaction_ids": txns,
+                    "offices": offices.clone(),
+                },
+                expected: figures! {
+                    "max_distinct_applicants": min_applicants.saturating_sub(1),
+                    "window_days": window_days,
+                },
+                summary_id: format!(
+                    "Perantara {} mengajukan permohonan untuk {} pemohon berbeda dalam {} hari ({} s.d. {}), batasnya di bawah {} pemohon; kantor: {}.",
+                    agent,
+                    window.distinct_applicants,
+                    days,
+                    format_time(first),
+                    format_time(window.end),
+                    min_applicants,
+                    offices.join(", ")
+                ),
+                summary_en: format!(
+                    "Agent {} filed for {} distinct applicants within {} days ({} to {}), where fewer than {} is expected; offices: {}.",
+                    agent,
+                    window.distinct_applicants,
+                    days,
+                    format_time(first),
+                    format_time(window.end),
+                    min_applicants,
+                    offices.join(", ")
+                ),
             }),
         },
         scope_key,

@@ -226,8 +226,14 @@ mod tests {
         let mut r = ReceiptRegistry::default();
         r.record("K1", "R1", usage("T1", "2026-03-02T01:00:00Z"), DAY);
         // Same receipt number, other office; and pairs whose concatenation is equal.
-        assert_eq!(r.record("K2", "R1", usage("T2", "2026-03-02T02:00:00Z"), DAY), None);
-        assert_eq!(r.record("K1R", "1", usage("T3", "2026-03-02T02:00:00Z"), DAY), None);
+        assert_eq!(
+            r.record("K2", "R1", usage("T2", "2026-03-02T02:00:00Z"), DAY),
+            None
+        );
+        assert_eq!(
+            r.record("K1R", "1", usage("T3", "2026-03-02T02:00:00Z"), DAY),
+            None
+        );
         assert_eq!(r.len(), 3);
     }
 
