@@ -27,7 +27,7 @@ fn main() -> anyhow::Result<ExitCode> {
             repeated += 1;
         }
         let key = alert.label_key();
-        alerted.insert((alert.typology, key));
+        alerted.insert((alert.typology.into(), key));
     })?;
     let labels = read_labels(labels_path.as_ref())?;
     println!(

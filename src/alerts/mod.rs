@@ -4,6 +4,7 @@
 mod text;
 
 use chrono::{DateTime, FixedOffset, SecondsFormat};
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -51,24 +52,26 @@ impl Scope {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     pub alert_id: String,
-    pub typology: String,
+    pub typology: CompactString,
     pub severity: Severity,
     pub scope: Scope,
-    pub transaction_id: Option<String>,
-    pub related_transaction_id: Option<String>,
-    pub office_id: Option<String>,
-    pub service_code: Option<String>,
-    pub officer_id: Option<String>,
-    pub agent_ref: Option<String>,
+    // Identifiers are short: `CompactString` holds them without an allocation,
+    // and an alert record is made for every alert.
+    pub transaction_id: Option<CompactString>,
+    pub related_transaction_id: Option<CompactString>,
+    pub office_id: Option<CompactString>,
+    pub service_code: Option<CompactString>,
+    pub officer_id: Option<CompactString>,
+    pub agent_ref: Option<CompactString>,
     pub window_start: Option<String>,
     pub window_end: Option<String>,
     pub event_time: String,
     pub observed: Map<String, Value>,
     pub expected: Map<String, Value>,
-    pub evidence_event_ids: Vec<String>,
+    pub evidence_event_ids: Vec<CompactString>,
     pub summary_id: String,
     pub summary_en: String,
-    pub pipeline: String,
+    pub pipeline: CompactString,
 }
 
 impl Alert {
@@ -76,7 +79,7 @@ impl Alert {
     /// window `officer|office|service|window_start` (the simulator's labels and
     /// `backtest --labels` use it).
     pub fn label_key(&self) -> String {
-        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        let s = |v: &Option<CompactString>| v.as_deref().unwrap_or_default().to_owned();
         match self.scope {
             Scope::Transaction => s(&self.transaction_id),
             Scope::Agent => s(&self.agent_ref),
@@ -85,7 +88,7 @@ impl Alert {
                 s(&self.officer_id),
                 s(&self.office_id),
                 s(&self.service_code),
-                s(&self.window_start)
+                self.window_start.as_deref().unwrap_or_default()
             ),
         }
     }

@@ -906,27 +906,26 @@ fn alert_from(
     let typology = f.typology.name();
     let configured = severities[f.typology as usize];
     let severity = f.severity.map_or(configured, |s| s.max(configured));
-    let own = |s: Option<CompactString>| s.map(|s| s.to_string());
     let alert = Alert {
         alert_id: alert_id(typology, &scope_key),
-        typology: typology.to_owned(),
+        typology: typology.into(),
         severity,
         scope: f.typology.scope(),
-        transaction_id: own(transaction_id),
-        related_transaction_id: own(f.related_transaction_id),
-        office_id: own(office_id),
-        service_code: own(service_code),
-        officer_id: own(officer_id),
-        agent_ref: own(agent_ref),
+        transaction_id,
+        related_transaction_id: f.related_transaction_id,
+        office_id,
+        service_code,
+        officer_id,
+        agent_ref,
         window_start: window.map(|w| format_time(w.0)),
         window_end: window.map(|w| format_time(w.1)),
         event_time: format_time(f.event_time),
         observed: r.observed,
         expected: r.expected,
-        evidence_event_ids: f.evidence.into_iter().map(|s| s.to_string()).collect(),
+        evidence_event_ids: f.evidence,
         summary_id: r.summary_id,
         summary_en: r.summary_en,
-        pipeline: pipeline.to_owned(),
+        pipeline: pipeline.into(),
     };
     count_alert(metrics, &alert);
     alert

@@ -138,8 +138,8 @@ fn kinds(alerts: &[Alert]) -> Vec<(String, String)> {
         .iter()
         .map(|a| {
             (
-                a.typology.clone(),
-                a.transaction_id.clone().unwrap_or_default(),
+                a.typology.to_string(),
+                a.transaction_id.as_deref().unwrap_or_default().to_owned(),
             )
         })
         .collect();
@@ -1011,7 +1011,7 @@ fn the_first_user_of_a_receipt_is_never_flagged() {
         .filter(|a| a.typology == "duplicate_receipt")
         .map(|a| a.transaction_id.clone())
         .collect();
-    assert_eq!(flagged, vec![Some("B".to_owned())]);
+    assert_eq!(flagged, vec![Some("B".into())]);
 }
 
 #[test]

@@ -82,8 +82,8 @@ fn speed_money_needs_a_baseline_of_min_baseline_completions() {
             assert_eq!(a.expected["baseline_size"], json!(30));
             assert_eq!(a.expected["baseline_median_s"], json!(864_000.0));
             assert_eq!(a.observed["duration_s"], json!(86_400));
-            assert!(a.evidence_event_ids.contains(&"S-p".to_owned()));
-            assert!(a.evidence_event_ids.contains(&"S-c".to_owned()));
+            assert!(a.evidence_event_ids.contains(&"S-p".into()));
+            assert!(a.evidence_event_ids.contains(&"S-c".into()));
         }
     }
 }

@@ -121,9 +121,9 @@ fn replay(
     let (mut alerts, mut by_typology, mut keys) = (0, BTreeMap::new(), BTreeMap::new());
     for_each_alert(&alerts_path, |a| {
         alerts += 1;
-        *by_typology.entry(a.typology.clone()).or_default() += 1;
+        *by_typology.entry(a.typology.to_string()).or_default() += 1;
         let key = a.label_key();
-        keys.insert((a.typology, key), a.alert_id);
+        keys.insert((a.typology.into(), key), a.alert_id);
     })?;
     Ok(Replayed {
         records_read: summary.records_read,
@@ -301,7 +301,7 @@ fn changes(from: &Replayed, without: &Replayed) -> Result<Vec<Change>, HistoryEr
     let mut found: BTreeMap<(String, String), Change> = BTreeMap::new();
     if !changed.is_empty() {
         for_each_alert(&from.alerts_path, |a| {
-            let key = (a.typology.clone(), a.label_key());
+            let key = (a.typology.to_string(), a.label_key());
             if changed.contains(&key) && from.keys.get(&key) == Some(&a.alert_id) {
                 found.insert(
                     key.clone(),

@@ -83,17 +83,20 @@ pub(crate) fn postable<'a>(
         serde_json::to_string(&a.evidence_event_ids).unwrap_or_default(),
     );
     annotations.insert("event_time", a.event_time.clone());
-    annotations.insert("pipeline", a.pipeline.clone());
+    annotations.insert("pipeline", a.pipeline.to_string());
     let extra = [
-        ("related_transaction_id", &a.related_transaction_id),
-        ("officer_id", &a.officer_id),
-        ("agent_ref", &a.agent_ref),
-        ("window_start", &a.window_start),
-        ("window_end", &a.window_end),
+        (
+            "related_transaction_id",
+            a.related_transaction_id.as_deref(),
+        ),
+        ("officer_id", a.officer_id.as_deref()),
+        ("agent_ref", a.agent_ref.as_deref()),
+        ("window_start", a.window_start.as_deref()),
+        ("window_end", a.window_end.as_deref()),
     ];
     for (k, v) in extra {
         if let Some(v) = v {
-            annotations.insert(k, v.clone());
+            annotations.insert(k, v.to_owned());
         }
     }
     let started = DateTime::parse_from_rfc3339(&a.event_time)

@@ -211,32 +211,28 @@ impl CustomRules {
         expected.insert("rule".into(), Value::from(r.when.clone()));
         Alert {
             alert_id: alert_id(&r.id, &hit.transaction_id),
-            typology: r.id.clone(),
+            typology: r.id.as_str().into(),
             severity: r.severity,
             scope: Scope::Transaction,
-            transaction_id: Some(hit.transaction_id.to_string()),
+            transaction_id: Some(hit.transaction_id.clone()),
             related_transaction_id: None,
-            office_id: Some(state.office_id.to_string()),
-            service_code: Some(state.service_code.to_string()),
+            office_id: Some(state.office_id.clone()),
+            service_code: Some(state.service_code.clone()),
             officer_id: hit
                 .officer_id
                 .as_ref()
                 .or(state.last_officer.as_ref())
-                .map(|s| s.to_string()),
-            agent_ref: state
-                .submitted
-                .as_ref()
-                .and_then(|s| s.agent_ref.as_ref())
-                .map(|s| s.to_string()),
+                .cloned(),
+            agent_ref: state.submitted.as_ref().and_then(|s| s.agent_ref.clone()),
             window_start: None,
             window_end: None,
             event_time: format_time(hit.event_time),
             observed: hit.values.clone(),
             expected,
-            evidence_event_ids: vec![hit.event_id.to_string()],
+            evidence_event_ids: vec![hit.event_id.clone()],
             summary_id: r.summary_id.render(&hit.values),
             summary_en: r.summary_en.render(&hit.values),
-            pipeline: pipeline.to_owned(),
+            pipeline: pipeline.into(),
         }
     }
 }
