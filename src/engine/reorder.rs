@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::decode::{Event, EventType};
 
+const NANOS_PER_S: i64 = 1_000_000_000;
+
 /// A buffered event with its sort key computed once: (event time in nanoseconds,
 /// lifecycle position of the type, event id). The first two are held inline so
 /// that ordering the heap rarely touches the boxed event.
@@ -45,7 +47,7 @@ impl Pending {
         let t = event.occurred_at;
         let nanos = t
             .timestamp()
-            .saturating_mul(1_000_000_000)
+            .saturating_mul(NANOS_PER_S)
             .saturating_add(i64::from(t.timestamp_subsec_nanos()));
         Pending {
             nanos,
@@ -85,10 +87,14 @@ impl ReorderBuffer {
     }
 
     pub fn peek_time(&self) -> Option<DateTime<Utc>> {
-        self.heap.peek().map(|Reverse(p)| match p.nanos {
-            // Saturated: outside what nanoseconds since 1970 can hold.
-            i64::MIN | i64::MAX => p.event.occurred_at.to_utc(),
-            n => DateTime::from_timestamp_nanos(n),
+        self.heap.peek().map(|Reverse(p)| {
+            // Near either end, the nanoseconds may have saturated (an event time
+            // before 1677 or after 2262): read the event's own time then.
+            if p.nanos < i64::MIN + NANOS_PER_S || p.nanos == i64::MAX {
+                p.event.occurred_at.to_utc()
+            } else {
+                DateTime::from_timestamp_nanos(p.nanos)
+            }
         })
     }
 
@@ -98,5 +104,61 @@ impl ReorderBuffer {
 
     pub fn len(&self) -> usize {
         self.heap.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::EventBody;
+
+    fn event(id: &str, at: &str, body: EventBody) -> Event {
+        Event {
+            event_id: id.into(),
+            occurred_at: DateTime::parse_from_rfc3339(at).unwrap(),
+            transaction_id: "T".into(),
+            office_id: "K".into(),
+            service_code: "S".into(),
+            officer_id: None,
+            body,
+        }
+    }
+
+    #[test]
+    fn peek_time_is_the_event_time_even_where_nanoseconds_saturate() {
+        for at in [
+            "2026-03-02T09:15:00.123456789+07:00",
+            "1500-01-01T00:00:00.5+00:00",
+            "9000-01-01T00:00:00+00:00",
+        ] {
+            let mut b = ReorderBuffer::default();
+            b.push(event("E", at, EventBody::Cancelled));
+            let want = DateTime::parse_from_rfc3339(at).unwrap().to_utc();
+            assert_eq!(b.peek_time(), Some(want), "{at}");
+        }
+    }
+
+    #[test]
+    fn leaves_in_time_then_lifecycle_then_id_order() {
+        let t = "2026-03-02T09:15:00+07:00";
+        let mut b = ReorderBuffer::default();
+        b.push(event("b", t, EventBody::Cancelled));
+        b.push(event(
+            "z",
+            "2026-03-02T09:14:59+07:00",
+            EventBody::Cancelled,
+        ));
+        b.push(event("a", t, EventBody::Cancelled));
+        b.push(event(
+            "y",
+            t,
+            EventBody::Completed {
+                outcome: crate::decode::Outcome::Issued,
+            },
+        ));
+        let order: Vec<String> = std::iter::from_fn(|| b.pop())
+            .map(|e| e.event_id.to_string())
+            .collect();
+        assert_eq!(order, ["z", "y", "a", "b"]);
     }
 }
