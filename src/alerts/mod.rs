@@ -79,16 +79,18 @@ impl Alert {
     /// window `officer|office|service|window_start` (the simulator's labels and
     /// `backtest --labels` use it).
     pub fn label_key(&self) -> String {
-        let s = |v: &Option<CompactString>| v.as_deref().unwrap_or_default().to_owned();
+        fn s<T: AsRef<str>>(v: &Option<T>) -> &str {
+            v.as_ref().map_or("", AsRef::as_ref)
+        }
         match self.scope {
-            Scope::Transaction => s(&self.transaction_id),
-            Scope::Agent => s(&self.agent_ref),
+            Scope::Transaction => s(&self.transaction_id).to_owned(),
+            Scope::Agent => s(&self.agent_ref).to_owned(),
             Scope::Officer => format!(
                 "{}|{}|{}|{}",
                 s(&self.officer_id),
                 s(&self.office_id),
                 s(&self.service_code),
-                self.window_start.as_deref().unwrap_or_default()
+                s(&self.window_start)
             ),
         }
     }

@@ -31,15 +31,7 @@ impl<'a> Fields<'a> {
     }
 
     fn string(&self, field: &str) -> Result<Option<CompactString>, Rejection> {
-        match self.present(field) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(CompactString::from(s.as_str()))),
-            Some(v) => Err(Rejection::field(
-                Reason::WrongType,
-                field,
-                format!("must be a string (got {})", type_name(v)),
-            )),
-        }
+        Ok(self.text(field)?.map(|s| CompactString::from(s.as_ref())))
     }
 
     /// A string field borrowed from the tree.

@@ -564,7 +564,6 @@ impl Engine {
             }
         }
         let ctx = RuleCtx {
-            txn_id: &event.transaction_id,
             event: &event,
             service,
             office,

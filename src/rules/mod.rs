@@ -196,7 +196,6 @@ pub struct EntityFinding {
 
 /// What a transaction rule may look at when an event has been folded into state.
 pub struct RuleCtx<'a> {
-    pub txn_id: &'a str,
     pub event: &'a Event,
     pub service: Option<&'a Service>,
     pub office: OfficeContext<'a>,

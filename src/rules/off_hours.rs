@@ -37,7 +37,7 @@ pub fn off_hours_processing(ctx: &RuleCtx<'_>, _state: &TxnState) -> Option<Find
         .calendar
         .is_working_day(date, ctx.office.regional_holidays);
     let officer = officer.clone();
-    let office_hours = ctx.office.hours.describe();
+    let hours = ctx.office.hours.clone();
     let zone = ctx.office.zone;
     Some(Finding {
         typology: Typology::OffHoursProcessing,
@@ -55,7 +55,7 @@ pub fn off_hours_processing(ctx: &RuleCtx<'_>, _state: &TxnState) -> Option<Find
                     "is_working_day": working_day,
                     "holiday": holiday,
                 },
-                expected: figures! {"office_hours": office_hours, "time_zone": zone.name()},
+                expected: figures! {"office_hours": hours.describe(), "time_zone": zone.name()},
                 summary_id: format!(
                     "Layanan {} {} oleh petugas {} pada {} ({}), di luar jam kerja (transaksi {}, kantor {}).",
                     s.service_code,

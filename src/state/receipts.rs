@@ -50,19 +50,16 @@ impl Uses {
     }
 
     fn add(&mut self, usage: ReceiptUse) {
-        let list = match self {
+        let mut list = match std::mem::replace(self, Uses::Many(Vec::new())) {
+            Uses::One(first) => vec![first],
             Uses::Many(v) => v,
-            Uses::One(first) => {
-                *self = Uses::Many(vec![first.clone()]);
-                let Uses::Many(v) = self else { unreachable!() };
-                v
-            }
         };
         list.push(usage);
         list.sort_by(|a, b| {
             a.at.cmp(&b.at)
                 .then_with(|| a.transaction_id.cmp(&b.transaction_id))
         });
+        *self = Uses::Many(list);
     }
 
     /// Keeps the uses at or after `horizon`; false when none is left.
