@@ -102,7 +102,10 @@ pub fn alert_id(typology: &str, scope_key: &str) -> String {
     h.update(typology.as_bytes());
     h.update(b"|");
     h.update(scope_key.as_bytes());
-    hex::encode(&h.finalize()[..16])
+    // Into a fixed buffer: `hex::encode` collects char by char.
+    let mut out = [0u8; 32];
+    hex::encode_to_slice(&h.finalize()[..16], &mut out).expect("32 hex digits for 16 bytes");
+    String::from_utf8(out.to_vec()).expect("hex digits are ASCII")
 }
 
 /// RFC 3339 with the offset the time is expressed in, seconds precision unless

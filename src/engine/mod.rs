@@ -24,7 +24,7 @@ use crate::alerts::{Alert, Severity, alert_id, format_time};
 use crate::archive::{ArchivedEvent, Completion, EventFacts};
 use crate::config::{Config, Parameters};
 use crate::decode::{Event, EventBody};
-use crate::metrics::{Metrics, Outcome};
+use crate::metrics::{Children, Metrics, Outcome};
 use crate::reference::Reference;
 use crate::rules::custom::CustomRules;
 use crate::rules::{self, EntityFinding, Finding, RuleCtx, Subject, Typology, fees};
@@ -33,7 +33,7 @@ use crate::state::{
 };
 use prometheus::IntCounter;
 
-use reorder::ReorderBuffer;
+use reorder::{Cutoff, ReorderBuffer};
 
 /// What moves the watermark when an event is admitted.
 enum Clock {
@@ -111,6 +111,16 @@ impl EngineSettings {
 
 pub fn to_duration(d: std::time::Duration) -> Duration {
     Duration::from_std(d).unwrap_or(Duration::MAX)
+}
+
+/// Housekeeping runs once per minute of event time: expiry need not be exact,
+/// only never early, and the per-event cost adds up. Window state is swept hourly.
+const SWEEP_EVERY: Duration = Duration::minutes(1);
+const WINDOWS_SWEEP_EVERY: Duration = Duration::hours(1);
+
+/// `t + d`, or the end of time where that overflows.
+fn later(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 type TxnMap = HashMap<CompactString, Box<TxnState>, ahash::RandomState>;
@@ -242,11 +252,15 @@ pub struct Engine {
     /// Watermark at the last housekeeping (expiry of state, ids and receipts).
     swept_at: Option<DateTime<Utc>>,
     /// Resolved metric children, so the per-event path skips label hashing.
-    completed: HashMap<(CompactString, bool), IntCounter, ahash::RandomState>,
-    excess: HashMap<(CompactString, CompactString), IntCounter, ahash::RandomState>,
-    baseline_gauges: HashMap<(CompactString, CompactString), prometheus::Gauge, ahash::RandomState>,
+    completed: Children<IntCounter>,
+    excess: Children<IntCounter>,
+    baseline_gauges: Children<prometheus::Gauge>,
     /// Watermark at the last expiry of window state (hourly).
     windows_swept_at: Option<DateTime<Utc>>,
+    /// When the next sweeps are due, kept so the per-event check is one
+    /// comparison rather than date arithmetic; derived from the `swept_at`s.
+    sweep_due: Option<DateTime<Utc>>,
+    windows_sweep_due: Option<DateTime<Utc>>,
     /// Processed events with their derived facts, for the history archive.
     archive: Option<Vec<ArchivedEvent>>,
 }
@@ -279,10 +293,12 @@ impl Engine {
             open: 0,
             receipt_window,
             swept_at: None,
-            completed: HashMap::default(),
-            excess: HashMap::default(),
-            baseline_gauges: HashMap::default(),
+            completed: Children::default(),
+            excess: Children::default(),
+            baseline_gauges: Children::default(),
             windows_swept_at: None,
+            sweep_due: None,
+            windows_sweep_due: None,
             archive: None,
         }
     }
@@ -325,6 +341,8 @@ impl Engine {
         self.seq = s.seq;
         self.swept_at = s.swept_at;
         self.windows_swept_at = s.windows_swept_at;
+        self.sweep_due = s.swept_at.map(|t| later(t, SWEEP_EVERY));
+        self.windows_sweep_due = s.windows_swept_at.map(|t| later(t, WINDOWS_SWEEP_EVERY));
         self.out.clear();
         self.metrics.open_transactions.add(s.open - self.open);
         self.open = s.open;
@@ -454,13 +472,20 @@ impl Engine {
             return;
         };
         let ended = self.watermark.is_ended();
+        let cutoff = Cutoff::new(w);
         loop {
-            let event_due = self.buffer.peek_time().filter(|t| ended || *t < w);
+            let event_due = if ended {
+                !self.buffer.is_empty()
+            } else {
+                self.buffer.next_before(&cutoff)
+            };
             let timer_due = self.timers.peek_due().filter(|t| *t < w);
             match (event_due, timer_due) {
                 // An event at the very instant of a timer happened before it passed.
-                (Some(e), Some(t)) if e <= t => self.process_next(),
-                (Some(_), None) => self.process_next(),
+                (true, Some(t)) if self.buffer.peek_time().is_some_and(|e| e <= t) => {
+                    self.process_next()
+                }
+                (true, None) => self.process_next(),
                 (_, Some(_)) => {
                     let timer = self.timers.pop().expect("peeked");
                     match timer.kind {
@@ -468,16 +493,12 @@ impl Engine {
                         TimerKind::OfficerWindow(key) => self.fire_officer_window(key),
                     }
                 }
-                (None, None) => break,
+                (false, None) => break,
             }
         }
-        // Housekeeping once per minute of event time: expiry need not be exact, only
-        // never early, and the per-event cost adds up.
-        if self
-            .swept_at
-            .is_none_or(|s| w - s >= Duration::minutes(1) || ended)
-        {
+        if ended || self.sweep_due.is_none_or(|d| w >= d) {
             self.swept_at = Some(w);
+            self.sweep_due = Some(later(w, SWEEP_EVERY));
             for id in self.expiry.due(w) {
                 self.expire(id, w);
             }
@@ -491,11 +512,9 @@ impl Engine {
             self.dedup.shrink();
             self.receipts.expire_before(w - self.receipt_window);
         }
-        if self
-            .windows_swept_at
-            .is_none_or(|s| w - s >= Duration::hours(1) || ended)
-        {
+        if ended || self.windows_sweep_due.is_none_or(|d| w >= d) {
             self.windows_swept_at = Some(w);
+            self.windows_sweep_due = Some(later(w, WINDOWS_SWEEP_EVERY));
             self.expire_windows(w);
         }
     }
@@ -695,10 +714,9 @@ impl Engine {
                     ),
                 });
             }
+            let label = if within { "true" } else { "false" };
             completed
-                .entry((state.service_code.clone(), within))
-                .or_insert_with(|| {
-                    let label = if within { "true" } else { "false" };
+                .get(&state.service_code, label, || {
                     metrics
                         .transactions_completed_total
                         .with_label_values(&[state.service_code.as_str(), label])
@@ -715,8 +733,7 @@ impl Engine {
             if excess_now > state.excess_counted {
                 excess_added = excess_now - state.excess_counted;
                 excess
-                    .entry((state.service_code.clone(), state.office_id.clone()))
-                    .or_insert_with(|| {
+                    .get(&state.service_code, &state.office_id, || {
                         metrics.excess_fee_idr_total.with_label_values(&[
                             state.service_code.as_str(),
                             state.office_id.as_str(),
@@ -787,9 +804,12 @@ impl Engine {
     /// event once closed; `open_retention` after its last event or its deadline
     /// while still open, so a late completion is still judged against its deadline.
     fn expire(&mut self, id: CompactString, w: DateTime<Utc>) {
-        let Some(state) = self.txns.get(&id) else {
+        // One lookup serves both the look and the removal: the state is rarely
+        // in cache by the time its expiry comes due.
+        let std::collections::hash_map::Entry::Occupied(entry) = self.txns.entry(id) else {
             return;
         };
+        let state = entry.get();
         let until = if state.is_open() {
             state
                 .last_event_at
@@ -799,13 +819,12 @@ impl Engine {
             state.last_event_at + self.settings.retention
         };
         if until >= w {
+            let id = entry.key().clone();
             self.expiry.schedule(until, id);
             return;
         }
-        if let Some(state) = self.txns.remove(&id)
-            && state.submitted.is_some()
-            && state.is_open()
-        {
+        let (_, state) = entry.remove_entry();
+        if state.submitted.is_some() && state.is_open() {
             self.open -= 1;
             self.metrics.open_transactions.dec();
         }

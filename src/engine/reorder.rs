@@ -57,6 +57,38 @@ impl Pending {
     }
 }
 
+impl Pending {
+    /// Near either end the nanoseconds may have saturated (an event time before
+    /// 1677 or after 2262); the event's own time holds then.
+    fn nanos_exact(&self) -> bool {
+        self.nanos >= i64::MIN + NANOS_PER_S && self.nanos != i64::MAX
+    }
+
+    fn time(&self) -> DateTime<Utc> {
+        if self.nanos_exact() {
+            DateTime::from_timestamp_nanos(self.nanos)
+        } else {
+            self.event.occurred_at.to_utc()
+        }
+    }
+}
+
+/// A watermark as the buffer compares against it.
+pub(crate) struct Cutoff {
+    at: DateTime<Utc>,
+    /// `None` where nanoseconds cannot hold it exactly.
+    nanos: Option<i64>,
+}
+
+impl Cutoff {
+    pub fn new(at: DateTime<Utc>) -> Cutoff {
+        let nanos = at
+            .timestamp_nanos_opt()
+            .filter(|n| *n >= i64::MIN + NANOS_PER_S && *n != i64::MAX);
+        Cutoff { at, nanos }
+    }
+}
+
 impl PartialEq for Pending {
     fn eq(&self, other: &Self) -> bool {
         self.cmp(other) == Ordering::Equal
@@ -87,15 +119,21 @@ impl ReorderBuffer {
     }
 
     pub fn peek_time(&self) -> Option<DateTime<Utc>> {
-        self.heap.peek().map(|Reverse(p)| {
-            // Near either end, the nanoseconds may have saturated (an event time
-            // before 1677 or after 2262): read the event's own time then.
-            if p.nanos < i64::MIN + NANOS_PER_S || p.nanos == i64::MAX {
-                p.event.occurred_at.to_utc()
-            } else {
-                DateTime::from_timestamp_nanos(p.nanos)
-            }
+        self.heap.peek().map(|Reverse(p)| p.time())
+    }
+
+    /// Whether the next event is before the watermark `w`: compared in
+    /// nanoseconds, since making a date-time of them costs a calendar
+    /// conversion on every event.
+    pub fn next_before(&self, w: &Cutoff) -> bool {
+        self.heap.peek().is_some_and(|Reverse(p)| match w.nanos {
+            Some(wn) if p.nanos_exact() => p.nanos < wn,
+            _ => p.time() < w.at,
         })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
     }
 
     pub fn pop(&mut self) -> Option<Event> {
@@ -135,6 +173,36 @@ mod tests {
             b.push(event("E", at, EventBody::Cancelled));
             let want = DateTime::parse_from_rfc3339(at).unwrap().to_utc();
             assert_eq!(b.peek_time(), Some(want), "{at}");
+        }
+    }
+
+    #[test]
+    fn next_before_agrees_with_the_event_time_at_every_range() {
+        for (at, w, before) in [
+            (
+                "2026-03-02T09:15:00.5+07:00",
+                "2026-03-02T02:15:00.500000001Z",
+                true,
+            ),
+            (
+                "2026-03-02T09:15:00.5+07:00",
+                "2026-03-02T02:15:00.5Z",
+                false,
+            ),
+            ("1500-01-01T00:00:00+00:00", "1500-01-01T00:00:01Z", true),
+            ("1500-01-01T00:00:01+00:00", "1500-01-01T00:00:00Z", false),
+            ("1500-01-01T00:00:00+00:00", "2026-01-01T00:00:00Z", true),
+            ("9000-01-01T00:00:00+00:00", "9000-01-01T00:00:01Z", true),
+            ("9000-01-01T00:00:01+00:00", "9000-01-01T00:00:00Z", false),
+            ("2026-01-01T00:00:00+00:00", "9000-01-01T00:00:00Z", true),
+        ] {
+            let mut b = ReorderBuffer::default();
+            assert!(!b.next_before(&Cutoff::new(
+                DateTime::parse_from_rfc3339(w).unwrap().to_utc()
+            )));
+            b.push(event("E", at, EventBody::Cancelled));
+            let cutoff = Cutoff::new(DateTime::parse_from_rfc3339(w).unwrap().to_utc());
+            assert_eq!(b.next_before(&cutoff), before, "{at} before {w}");
         }
     }
 

@@ -2,15 +2,12 @@
 //! (`speed_money`), agent windows (`broker_activity`) and weekly officer windows
 //! (`officer_outlier`). They share the engine's order, watermark and timers.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, Duration, Utc};
-use compact_str::CompactString;
 use prometheus::Gauge;
 
 use super::{Engine, EngineSettings, Pending, Sequenced, TimerKind, Timers, to_duration};
 use crate::decode::{Event, EventBody};
-use crate::metrics::Metrics;
+use crate::metrics::{Children, Metrics};
 use crate::reference::OfficeContext;
 use crate::rules::{self, Finding, Typology};
 use crate::state::{AgentSubmission, Baselines, GroupKey, OfficerWindows, TxnState};
@@ -112,7 +109,7 @@ pub(super) struct WindowParts<'a> {
     pub baselines: &'a mut Baselines,
     pub officers: &'a mut OfficerWindows,
     pub timers: &'a mut Timers,
-    pub baseline_gauges: &'a mut HashMap<(CompactString, CompactString), Gauge, ahash::RandomState>,
+    pub baseline_gauges: &'a mut Children<Gauge>,
 }
 
 /// Called for an issued transaction at its completion or when it turns
@@ -149,37 +146,32 @@ pub(super) fn on_transaction(
             if duration >= 0 {
                 baseline.insert(completed_at.timestamp(), duration);
                 let median = baseline.median_s();
-                let key = (state.office_id.clone(), state.service_code.clone());
-                match baseline_gauges.get(&key) {
-                    Some(g) => g.set(median),
-                    None => {
-                        let g = metrics.baseline_median_seconds.with_label_values(&[
-                            state.office_id.as_str(),
-                            state.service_code.as_str(),
-                        ]);
-                        g.set(median);
-                        baseline_gauges.insert(key, g);
-                    }
-                }
+                baseline_gauges
+                    .get(&state.office_id, &state.service_code, || {
+                        metrics
+                            .baseline_median_seconds
+                            .with_label_values(&[&state.office_id, &state.service_code])
+                    })
+                    .set(median);
             }
         }
         if settings.active(Typology::OfficerOutlier)
-            && let Some(officer) = state.completed_by.clone()
+            && let Some(officer) = &state.completed_by
         {
             let (key, created) = officers.record_issued(
                 &state.office_id,
                 &state.service_code,
-                &officer,
+                officer,
                 completed_at,
                 office.zone,
             );
-            if created {
-                let end = key.start + Duration::days(7);
-                timers.schedule(end, TimerKind::OfficerWindow(key.clone()));
+            if irregular {
+                officers.record_irregular(&key, officer, &event.transaction_id, &event.event_id);
             }
             state.officer_week = Some(key.start);
-            if irregular {
-                officers.record_irregular(&key, &officer, &event.transaction_id, &event.event_id);
+            if created {
+                let end = key.start + Duration::days(7);
+                timers.schedule(end, TimerKind::OfficerWindow(key));
             }
         }
     } else if irregular

@@ -1,7 +1,10 @@
 //! Prometheus metrics of ../shared/spec/metrics.md, with exact names and labels.
 //! Each pipeline owns its registry, so tests and embedded runs don't share state.
 
+mod children;
 pub mod server;
+
+pub use children::Children;
 
 use prometheus::{
     Gauge, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,

@@ -159,8 +159,14 @@ impl DurationBaseline {
     }
 
     pub fn insert(&mut self, at: i64, duration_s: i64) {
-        let pos = self.by_time.partition_point(|&(t, _)| t <= at);
-        self.by_time.insert(pos, (at, duration_s));
+        // Completions come in event-time order but for late arrivals: appending
+        // is the common case and needs no search.
+        if self.by_time.back().is_none_or(|&(t, _)| t <= at) {
+            self.by_time.push_back((at, duration_s));
+        } else {
+            let pos = self.by_time.partition_point(|&(t, _)| t <= at);
+            self.by_time.insert(pos, (at, duration_s));
+        }
         self.sorted.insert(duration_s);
     }
 
@@ -170,8 +176,12 @@ impl DurationBaseline {
         self.evict_before(at.saturating_sub(window_s));
         // Completions at or after `at` (same second, or a late arrival judged
         // after later ones) are set aside for the computation.
-        let first_after = self.by_time.partition_point(|&(t, _)| t < at);
-        let aside: Vec<i64> = self.by_time.range(first_after..).map(|&(_, d)| d).collect();
+        let aside: Vec<i64> = if self.by_time.back().is_none_or(|&(t, _)| t < at) {
+            Vec::new()
+        } else {
+            let first_after = self.by_time.partition_point(|&(t, _)| t < at);
+            self.by_time.range(first_after..).map(|&(_, d)| d).collect()
+        };
         for &d in &aside {
             self.sorted.remove(d);
         }

@@ -1,7 +1,7 @@
 //! Weekly tumbling windows per (office, service) counting each officer's `issued`
 //! completions and how many of them were irregular, for `officer_outlier`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Datelike, Duration, FixedOffset, Utc};
 use compact_str::CompactString;
@@ -44,7 +44,9 @@ pub fn week_of(at: DateTime<Utc>, zone: Zone) -> (DateTime<FixedOffset>, DateTim
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct OfficerWindows {
-    groups: BTreeMap<GroupKey, OfficerGroup>,
+    /// Hashed, not ordered: a completion finds its week's group in one probe
+    /// rather than a string comparison per tree level, and nothing iterates it.
+    groups: HashMap<GroupKey, OfficerGroup, ahash::RandomState>,
 }
 
 impl OfficerWindows {
@@ -64,16 +66,28 @@ impl OfficerWindows {
             service_code: service_code.clone(),
             start: start.to_utc(),
         };
-        let mut created = false;
-        let group = self.groups.entry(key.clone()).or_insert_with(|| {
-            created = true;
-            OfficerGroup {
+        // Looked up before inserting: an owned key for `entry` would copy the
+        // identifiers, which allocates for long ones, on every completion.
+        let created = !self.groups.contains_key(&key);
+        if created {
+            let group = OfficerGroup {
                 start,
                 end,
                 officers: BTreeMap::new(),
+            };
+            self.groups.insert(key.clone(), group);
+        }
+        let group = self.groups.get_mut(&key).expect("present");
+        match group.officers.get_mut(officer) {
+            Some(tally) => tally.issued += 1,
+            None => {
+                let tally = OfficerTally {
+                    issued: 1,
+                    ..OfficerTally::default()
+                };
+                group.officers.insert(officer.clone(), tally);
             }
-        });
-        group.officers.entry(officer.clone()).or_default().issued += 1;
+        }
         (key, created)
     }
 

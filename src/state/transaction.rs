@@ -120,14 +120,20 @@ impl TxnState {
         if at > self.last_event_at {
             self.last_event_at = at;
         }
-        if e.officer_id.is_some() {
+        // Compared before cloning: a long id lives on the heap, and it is
+        // usually the one already held.
+        if e.officer_id.is_some() && self.last_officer != e.officer_id {
             self.last_officer = e.officer_id.clone();
         }
         match &e.body {
             EventBody::Submitted(s) => {
                 // The submission defines where the transaction is served.
-                self.office_id = e.office_id.clone();
-                self.service_code = e.service_code.clone();
+                if self.office_id != e.office_id {
+                    self.office_id = e.office_id.clone();
+                }
+                if self.service_code != e.service_code {
+                    self.service_code = e.service_code.clone();
+                }
                 self.submitted = Some(SubmittedInfo {
                     mark: Mark::of(e),
                     channel: s.channel,
