@@ -55,13 +55,9 @@ impl Pending {
             event: Box::new(event),
         }
     }
-}
 
-impl Pending {
-    /// Near either end the nanoseconds may have saturated (an event time before
-    /// 1677 or after 2262); the event's own time holds then.
     fn nanos_exact(&self) -> bool {
-        self.nanos >= i64::MIN + NANOS_PER_S && self.nanos != i64::MAX
+        exact(self.nanos)
     }
 
     fn time(&self) -> DateTime<Utc> {
@@ -82,11 +78,15 @@ pub(crate) struct Cutoff {
 
 impl Cutoff {
     pub fn new(at: DateTime<Utc>) -> Cutoff {
-        let nanos = at
-            .timestamp_nanos_opt()
-            .filter(|n| *n >= i64::MIN + NANOS_PER_S && *n != i64::MAX);
+        let nanos = at.timestamp_nanos_opt().filter(|n| exact(*n));
         Cutoff { at, nanos }
     }
+}
+
+/// Near either end the nanoseconds may have saturated (a time before 1677 or
+/// after 2262); the date-time itself holds then.
+fn exact(nanos: i64) -> bool {
+    nanos >= i64::MIN + NANOS_PER_S && nanos != i64::MAX
 }
 
 impl PartialEq for Pending {

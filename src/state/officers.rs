@@ -66,8 +66,8 @@ impl OfficerWindows {
             service_code: service_code.clone(),
             start: start.to_utc(),
         };
-        // Looked up before inserting: an owned key for `entry` would copy the
-        // identifiers, which allocates for long ones, on every completion.
+        // Looked up before inserting, so the key is copied only for a new group
+        // and the officer's id only for a new tally: a long id allocates.
         let created = !self.groups.contains_key(&key);
         if created {
             let group = OfficerGroup {
