@@ -249,16 +249,13 @@ pub struct Engine {
     seq: u64,
     open: i64,
     receipt_window: Duration,
-    /// Watermark at the last housekeeping (expiry of state, ids and receipts).
-    swept_at: Option<DateTime<Utc>>,
     /// Resolved metric children, so the per-event path skips label hashing.
     completed: Children<IntCounter>,
     excess: Children<IntCounter>,
     baseline_gauges: Children<prometheus::Gauge>,
-    /// Watermark at the last expiry of window state (hourly).
-    windows_swept_at: Option<DateTime<Utc>>,
-    /// When the next sweeps are due, kept so the per-event check is one
-    /// comparison rather than date arithmetic; derived from the `swept_at`s.
+    /// When the next housekeeping (expiry of state, ids and receipts) and
+    /// window expiry are due: one comparison per event rather than date
+    /// arithmetic. A checkpoint holds the sweep instants, one interval earlier.
     sweep_due: Option<DateTime<Utc>>,
     windows_sweep_due: Option<DateTime<Utc>>,
     /// Processed events with their derived facts, for the history archive.
@@ -292,11 +289,9 @@ impl Engine {
             seq: 0,
             open: 0,
             receipt_window,
-            swept_at: None,
             completed: Children::default(),
             excess: Children::default(),
             baseline_gauges: Children::default(),
-            windows_swept_at: None,
             sweep_due: None,
             windows_sweep_due: None,
             archive: None,
@@ -320,8 +315,8 @@ impl Engine {
             officers: &self.officers,
             seq: self.seq,
             open: self.open,
-            swept_at: self.swept_at,
-            windows_swept_at: self.windows_swept_at,
+            swept_at: self.sweep_due.map(|d| d - SWEEP_EVERY),
+            windows_swept_at: self.windows_sweep_due.map(|d| d - WINDOWS_SWEEP_EVERY),
         }
     }
 
@@ -339,8 +334,6 @@ impl Engine {
         self.agents = s.agents;
         self.officers = s.officers;
         self.seq = s.seq;
-        self.swept_at = s.swept_at;
-        self.windows_swept_at = s.windows_swept_at;
         self.sweep_due = s.swept_at.map(|t| later(t, SWEEP_EVERY));
         self.windows_sweep_due = s.windows_swept_at.map(|t| later(t, WINDOWS_SWEEP_EVERY));
         self.out.clear();
@@ -497,7 +490,6 @@ impl Engine {
             }
         }
         if ended || self.sweep_due.is_none_or(|d| w >= d) {
-            self.swept_at = Some(w);
             self.sweep_due = Some(later(w, SWEEP_EVERY));
             for id in self.expiry.due(w) {
                 self.expire(id, w);
@@ -513,7 +505,6 @@ impl Engine {
             self.receipts.expire_before(w - self.receipt_window);
         }
         if ended || self.windows_sweep_due.is_none_or(|d| w >= d) {
-            self.windows_swept_at = Some(w);
             self.windows_sweep_due = Some(later(w, WINDOWS_SWEEP_EVERY));
             self.expire_windows(w);
         }

@@ -44,13 +44,8 @@ impl From<Stored> for Pending {
 
 impl Pending {
     fn new(event: Event) -> Pending {
-        let t = event.occurred_at;
-        let nanos = t
-            .timestamp()
-            .saturating_mul(NANOS_PER_S)
-            .saturating_add(i64::from(t.timestamp_subsec_nanos()));
         Pending {
-            nanos,
+            nanos: nanos_of(event.occurred_at.to_utc()),
             ty: event.event_type(),
             event: Box::new(event),
         }
@@ -78,9 +73,19 @@ pub(crate) struct Cutoff {
 
 impl Cutoff {
     pub fn new(at: DateTime<Utc>) -> Cutoff {
-        let nanos = at.timestamp_nanos_opt().filter(|n| exact(*n));
-        Cutoff { at, nanos }
+        let n = nanos_of(at);
+        Cutoff {
+            at,
+            nanos: exact(n).then_some(n),
+        }
     }
+}
+
+/// Nanoseconds since 1970, saturating outside what an `i64` holds.
+fn nanos_of(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+        .saturating_mul(NANOS_PER_S)
+        .saturating_add(i64::from(t.timestamp_subsec_nanos()))
 }
 
 /// Near either end the nanoseconds may have saturated (a time before 1677 or

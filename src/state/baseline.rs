@@ -159,14 +159,8 @@ impl DurationBaseline {
     }
 
     pub fn insert(&mut self, at: i64, duration_s: i64) {
-        // Completions come in event-time order but for late arrivals: appending
-        // is the common case and needs no search.
-        if self.by_time.back().is_none_or(|&(t, _)| t <= at) {
-            self.by_time.push_back((at, duration_s));
-        } else {
-            let pos = self.by_time.partition_point(|&(t, _)| t <= at);
-            self.by_time.insert(pos, (at, duration_s));
-        }
+        let pos = self.position(|t| t <= at);
+        self.by_time.insert(pos, (at, duration_s));
         self.sorted.insert(duration_s);
     }
 
@@ -176,12 +170,8 @@ impl DurationBaseline {
         self.evict_before(at.saturating_sub(window_s));
         // Completions at or after `at` (same second, or a late arrival judged
         // after later ones) are set aside for the computation.
-        let aside: Vec<i64> = if self.by_time.back().is_none_or(|&(t, _)| t < at) {
-            Vec::new()
-        } else {
-            let first_after = self.by_time.partition_point(|&(t, _)| t < at);
-            self.by_time.range(first_after..).map(|&(_, d)| d).collect()
-        };
+        let first_after = self.position(|t| t < at);
+        let aside: Vec<i64> = self.by_time.range(first_after..).map(|&(_, d)| d).collect();
         for &d in &aside {
             self.sorted.remove(d);
         }
@@ -193,6 +183,16 @@ impl DurationBaseline {
             self.sorted.insert(d);
         }
         snapshot
+    }
+
+    /// The first completion whose time fails `before` (all times passing it
+    /// come first). Completions arrive in event-time order but for late ones,
+    /// so the answer is usually the end, checked before any search.
+    fn position(&self, before: impl Fn(i64) -> bool) -> usize {
+        match self.by_time.back() {
+            Some(&(t, _)) if !before(t) => self.by_time.partition_point(|&(t, _)| before(t)),
+            _ => self.by_time.len(),
+        }
     }
 
     pub fn median_s(&self) -> f64 {

@@ -88,6 +88,14 @@ pub struct TxnState {
     pub officer_week: Option<DateTime<Utc>>,
 }
 
+/// `*to = from.clone()`, skipped when they are already equal: a long id lives
+/// on the heap, and it is usually the one already held.
+fn assign<T: PartialEq + Clone>(to: &mut T, from: &T) {
+    if to != from {
+        *to = from.clone();
+    }
+}
+
 impl TxnState {
     pub fn new(e: &Event) -> TxnState {
         TxnState {
@@ -120,20 +128,14 @@ impl TxnState {
         if at > self.last_event_at {
             self.last_event_at = at;
         }
-        // Compared before cloning: a long id lives on the heap, and it is
-        // usually the one already held.
-        if e.officer_id.is_some() && self.last_officer != e.officer_id {
-            self.last_officer = e.officer_id.clone();
+        if e.officer_id.is_some() {
+            assign(&mut self.last_officer, &e.officer_id);
         }
         match &e.body {
             EventBody::Submitted(s) => {
                 // The submission defines where the transaction is served.
-                if self.office_id != e.office_id {
-                    self.office_id = e.office_id.clone();
-                }
-                if self.service_code != e.service_code {
-                    self.service_code = e.service_code.clone();
-                }
+                assign(&mut self.office_id, &e.office_id);
+                assign(&mut self.service_code, &e.service_code);
                 self.submitted = Some(SubmittedInfo {
                     mark: Mark::of(e),
                     channel: s.channel,
