@@ -4,10 +4,4 @@ set -euo pipefail
 if command -v chromium >/dev/null; then
   exit 0
 fi
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-if ! $sudo apt-get install -y --no-install-recommends chromium >/dev/null 2>&1; then
-  $sudo apt-get update -qq
-  $sudo apt-get install -y --no-install-recommends chromium >/dev/null
-fi
+"$(dirname "$0")/apt-install.sh" chromium

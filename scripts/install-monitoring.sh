@@ -9,13 +9,9 @@ if command -v promtool >/dev/null && command -v amtool >/dev/null \
   && command -v python3 >/dev/null; then
   exit 0
 fi
+"$(dirname "$0")/apt-install.sh" prometheus prometheus-alertmanager python3
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-if ! $sudo apt-get install -y --no-install-recommends prometheus prometheus-alertmanager python3 >/dev/null 2>&1; then
-  $sudo apt-get update -qq
-  $sudo apt-get install -y --no-install-recommends prometheus prometheus-alertmanager python3 >/dev/null
-fi
 # The packages start their services where an init system runs; the tests need none.
 for s in prometheus prometheus-alertmanager prometheus-node-exporter; do
   $sudo systemctl stop "$s" >/dev/null 2>&1 || true

@@ -7,11 +7,7 @@ cd "$(dirname "$0")/.."
 venv="${PANTAU_COMPOSE_VENV:-target/compose-venv}"
 if [ ! -x "$venv/bin/docker-compose" ]; then
   if ! python3 -m venv "$venv" >/dev/null 2>&1; then
-    sudo=""
-    if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-    export DEBIAN_FRONTEND=noninteractive
-    $sudo apt-get update -qq
-    $sudo apt-get install -y --no-install-recommends python3 python3-venv python3-dev gcc >/dev/null
+    scripts/apt-install.sh python3 python3-venv python3-dev gcc
     rm -rf "$venv"
     python3 -m venv "$venv"
   fi
