@@ -66,8 +66,9 @@ impl OfficerWindows {
             service_code: service_code.clone(),
             start: start.to_utc(),
         };
-        // Looked up before inserting, so the key is copied only for a new group
-        // and the officer's id only for a new tally: a long id allocates.
+        // Looked up before inserting, so the map's own copy of the key is made
+        // only for a new group and the officer's id is copied only for a new
+        // tally: a long id allocates. (`key` itself is the caller's.)
         let created = !self.groups.contains_key(&key);
         if created {
             let group = OfficerGroup {
