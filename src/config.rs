@@ -83,6 +83,12 @@ pub struct PipelineSection {
     /// or commit may take before the process exits regardless.
     #[serde(with = "humantime_serde", default = "default_shutdown_timeout")]
     pub shutdown_timeout: Duration,
+    /// Fire the typologies that are final on arrival when their event arrives,
+    /// on the guarantee that each transaction's events arrive in event-time
+    /// order (docs/alerts.md). Off: every alert waits for the watermark. Bounded
+    /// inputs (files, the simulator) are always replayed in watermark order.
+    #[serde(default)]
+    pub early_alerts: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

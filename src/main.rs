@@ -157,6 +157,10 @@ enum Command {
         /// With --to-kafka: records per second (default: as fast as possible).
         #[arg(long)]
         rate: Option<f64>,
+        /// With --to-kafka: stamp each event with the wall clock as it is
+        /// published (a live stream, for measuring event-to-alert latency).
+        #[arg(long, requires = "to_kafka")]
+        live: bool,
         /// Pipeline whose reference data (catalogue, holidays, offices) to use.
         #[arg(long, default_value = "pipelines/replay.toml")]
         config: PathBuf,
@@ -392,6 +396,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             out,
             to_kafka,
             rate,
+            live,
             config,
             start,
             days,
@@ -441,6 +446,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                     &decoder,
                     rate,
                     pantau::kafka::publish::Invalid::Produce,
+                    if live {
+                        pantau::kafka::publish::Times::Live
+                    } else {
+                        pantau::kafka::publish::Times::AsIs
+                    },
                     &mut std::io::sink(),
                 )?;
                 eprintln!(
@@ -465,6 +475,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
                 &decoder,
                 rate,
                 pantau::kafka::publish::Invalid::Skip,
+                pantau::kafka::publish::Times::AsIs,
                 &mut std::io::stderr(),
             )?;
             eprintln!(

@@ -270,10 +270,7 @@ fn decode_batch(decoder: &Decoder, batch: &RawBatch, metrics: &Metrics) -> Decod
             };
             match result {
                 Ok(e) => {
-                    let lag_ms = now_ms.saturating_sub(e.occurred_at.timestamp_millis());
-                    metrics
-                        .event_lag_seconds
-                        .observe(lag_ms.max(0) as f64 / 1000.0);
+                    metrics.observe_event_lag(now_ms, &e);
                     Item::Event(e)
                 }
                 Err(mut r) => {

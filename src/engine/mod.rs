@@ -3,6 +3,7 @@
 //! runs the rules and fires event-time timers. Alerts come out in a deterministic
 //! order whatever the batch size or arrival order.
 
+mod early;
 mod expiry;
 mod reorder;
 mod timers;
@@ -11,6 +12,7 @@ mod windowed;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use compact_str::CompactString;
@@ -25,7 +27,7 @@ use crate::archive::{ArchivedEvent, Completion, EventFacts};
 use crate::config::{Config, Parameters};
 use crate::decode::{Event, EventBody};
 use crate::metrics::{Children, Metrics, Outcome};
-use crate::reference::Reference;
+use crate::reference::{OfficeContext, Reference, Service};
 use crate::rules::custom::CustomRules;
 use crate::rules::{self, EntityFinding, Finding, RuleCtx, Subject, Typology, fees};
 use crate::state::{
@@ -33,7 +35,8 @@ use crate::state::{
 };
 use prometheus::IntCounter;
 
-use reorder::{Cutoff, ReorderBuffer};
+use early::Early;
+use reorder::{Cutoff, ReorderBuffer, nanos_of};
 
 /// What moves the watermark when an event is admitted.
 enum Clock {
@@ -70,6 +73,9 @@ pub struct EngineSettings {
     /// How long an open transaction is kept after its last event (or deadline).
     pub open_retention: Duration,
     pub params: Parameters,
+    /// Judge the typologies that are final on arrival when an event arrives
+    /// (engine/early.rs); off, every alert waits for the watermark.
+    pub early: bool,
     enabled: [bool; Typology::ALL.len()],
     severity: [Severity; Typology::ALL.len()],
 }
@@ -82,6 +88,7 @@ impl EngineSettings {
             retention: to_duration(c.pipeline.retention),
             open_retention: to_duration(c.pipeline.open_retention),
             params: c.parameters.clone(),
+            early: c.pipeline.early_alerts,
             enabled: Typology::ALL.map(|t| c.typology_enabled(t)),
             severity: Typology::ALL.map(|t| c.typology_severity(t)),
         }
@@ -95,6 +102,7 @@ impl EngineSettings {
             retention: Duration::days(30),
             open_retention: Duration::days(365),
             params: Parameters::default(),
+            early: false,
             enabled: [true; Typology::ALL.len()],
             severity: Typology::ALL.map(|t| t.default_severity()),
         }
@@ -143,6 +151,7 @@ pub struct EngineStateRef<'a> {
     open: i64,
     swept_at: Option<DateTime<Utc>>,
     windows_swept_at: Option<DateTime<Utc>>,
+    early: Option<&'a Early>,
 }
 
 /// The owned form of [`EngineStateRef`], read back from a checkpoint.
@@ -162,6 +171,9 @@ pub struct EngineState {
     open: i64,
     swept_at: Option<DateTime<Utc>>,
     windows_swept_at: Option<DateTime<Utc>>,
+    /// Absent in checkpoints written before early verdicts existed.
+    #[serde(default)]
+    early: Option<Early>,
 }
 
 /// An alert with its place in the deterministic output order.
@@ -169,6 +181,8 @@ pub struct EngineState {
 struct Sequenced {
     seq: u64,
     rank: u32,
+    /// When the triggering event arrived, for the alert-latency histogram.
+    arrived: Option<Instant>,
     alert: Pending,
 }
 
@@ -194,7 +208,8 @@ impl Pending {
 /// alert records takes.
 #[derive(Debug)]
 pub struct PendingAlerts {
-    items: Vec<Pending>,
+    /// Each with its triggering event's arrival, where known.
+    items: Vec<(Pending, Option<Instant>)>,
     pipeline: String,
     severity: [Severity; Typology::ALL.len()],
     metrics: Arc<Metrics>,
@@ -206,10 +221,11 @@ impl PendingAlerts {
     }
 
     pub fn typologies(&self) -> impl Iterator<Item = &str> {
-        self.items.iter().map(Pending::typology)
+        self.items.iter().map(|(p, _)| p.typology())
     }
 
-    /// The alert records, counted in the alert metrics.
+    /// The alert records, counted in the alert metrics: this is their hand-off
+    /// to the sinks, where the alert latency is observed.
     pub fn build(self) -> Vec<Alert> {
         let PendingAlerts {
             items,
@@ -219,9 +235,18 @@ impl PendingAlerts {
         } = self;
         items
             .into_iter()
-            .map(|p| match p {
-                Pending::Finding(ef) => alert_from(&pipeline, &severity, &metrics, *ef),
-                Pending::Built(a) => *a,
+            .map(|(p, arrived)| {
+                let alert = match p {
+                    Pending::Finding(ef) => alert_from(&pipeline, &severity, &metrics, *ef),
+                    Pending::Built(a) => *a,
+                };
+                if let Some(at) = arrived {
+                    metrics
+                        .alert_latency_seconds
+                        .with_label_values(&[alert.typology.as_str()])
+                        .observe(at.elapsed().as_secs_f64());
+                }
+                alert
             })
             .collect()
     }
@@ -260,6 +285,12 @@ pub struct Engine {
     windows_sweep_due: Option<DateTime<Utc>>,
     /// Processed events with their derived facts, for the history archive.
     archive: Option<Vec<ArchivedEvent>>,
+    /// Transactions judged early, when on (engine/early.rs).
+    early: Option<Early>,
+    /// Alerts fired early, in arrival order, ahead of the watermark's.
+    early_out: Vec<(Pending, Option<Instant>)>,
+    /// When the events now being ingested arrived (set per batch).
+    arrived: Option<Instant>,
 }
 
 impl Engine {
@@ -270,6 +301,7 @@ impl Engine {
         custom: Option<CustomRules>,
     ) -> Engine {
         let receipt_window = to_duration(settings.params.duplicate_receipt_window);
+        let settings_early = settings.early;
         Engine {
             watermark: Watermark::new(settings.lateness),
             settings,
@@ -295,13 +327,19 @@ impl Engine {
             sweep_due: None,
             windows_sweep_due: None,
             archive: None,
+            early: settings_early.then(Early::default),
+            early_out: Vec::new(),
+            arrived: None,
         }
     }
 
     /// The whole state, for a checkpoint. Call after `take_alerts`: alerts not yet
     /// taken are not part of it.
     pub fn state(&self) -> EngineStateRef<'_> {
-        debug_assert!(self.out.is_empty(), "alerts are taken before a checkpoint");
+        debug_assert!(
+            self.out.is_empty() && self.early_out.is_empty(),
+            "alerts are taken before a checkpoint"
+        );
         EngineStateRef {
             watermark: &self.watermark,
             buffer: &self.buffer,
@@ -317,6 +355,7 @@ impl Engine {
             open: self.open,
             swept_at: self.sweep_due.map(|d| d - SWEEP_EVERY),
             windows_swept_at: self.windows_sweep_due.map(|d| d - WINDOWS_SWEEP_EVERY),
+            early: self.early.as_ref(),
         }
     }
 
@@ -337,6 +376,10 @@ impl Engine {
         self.sweep_due = s.swept_at.map(|t| later(t, SWEEP_EVERY));
         self.windows_sweep_due = s.windows_swept_at.map(|t| later(t, WINDOWS_SWEEP_EVERY));
         self.out.clear();
+        self.early_out.clear();
+        if self.settings.early {
+            self.early = Some(s.early.unwrap_or_default());
+        }
         self.metrics.open_transactions.add(s.open - self.open);
         self.open = s.open;
     }
@@ -365,7 +408,7 @@ impl Engine {
     /// Entries held by each part of the state, for the debug progress log.
     pub fn state_sizes(&self) -> String {
         format!(
-            "txns {} open {} dedup {} receipts {} baselines {} agents {} officer groups {} timers {} expiry {} buffered {}",
+            "txns {} open {} dedup {} receipts {} baselines {} agents {} officer groups {} timers {} expiry {} buffered {} early {}",
             self.txns.len(),
             self.open,
             self.dedup.len(),
@@ -375,8 +418,15 @@ impl Engine {
             self.officers.len(),
             self.timers.len(),
             self.expiry.len(),
-            self.buffer.len()
+            self.buffer.len(),
+            self.early.as_ref().map_or(0, Early::len)
         )
+    }
+
+    /// The events ingested from now on arrived at `at` (the time their batch
+    /// was read): the start of each alert's latency.
+    pub fn arrival(&mut self, at: Instant) {
+        self.arrived = Some(at);
     }
 
     pub fn buffered(&self) -> usize {
@@ -420,10 +470,16 @@ impl Engine {
         }
         let w = self.watermark.current();
         if w.is_some_and(|w| at < w) {
-            self.process(event);
+            if let Some(early) = &mut self.early {
+                early.late(&event.transaction_id, &self.metrics);
+            }
+            self.process(event, self.arrived);
             return Admission::Late;
         }
-        self.buffer.push(event);
+        if self.early.is_some() {
+            self.judge_early(&event, nanos_of(at));
+        }
+        self.buffer.push(event, self.arrived);
         if let Clock::Own = clock {
             self.watermark.observe(at);
             self.advance();
@@ -489,6 +545,10 @@ impl Engine {
                 (false, None) => break,
             }
         }
+        if let Some(early) = &mut self.early {
+            let before = (!ended).then(|| nanos_of(w));
+            early.release(before, &mut self.txns, &self.metrics);
+        }
         if ended || self.sweep_due.is_none_or(|d| w >= d) {
             self.sweep_due = Some(later(w, SWEEP_EVERY));
             for id in self.expiry.due(w) {
@@ -511,8 +571,8 @@ impl Engine {
     }
 
     fn process_next(&mut self) {
-        let e = self.buffer.pop().expect("peeked");
-        self.process(e);
+        let (e, arrived) = self.buffer.pop().expect("peeked");
+        self.process(e, arrived);
     }
 
     fn next_seq(&mut self) -> u64 {
@@ -520,7 +580,61 @@ impl Engine {
         self.seq
     }
 
-    fn process(&mut self, event: Event) {
+    /// Judges an arriving event early, in its transaction's shadow: the
+    /// typologies whose verdict is final on arrival fire now, and the
+    /// watermark-ordered evaluation later confirms them (engine/early.rs).
+    fn judge_early(&mut self, event: &Event, nanos: i64) {
+        let Engine {
+            settings,
+            reference,
+            metrics,
+            txns,
+            early,
+            early_out,
+            arrived,
+            ..
+        } = self;
+        let Some(early) = early else {
+            return;
+        };
+        let processed = txns.get(&event.transaction_id).map(|s| &**s);
+        let Some(shadow) = early.arrive(event, nanos, processed, metrics) else {
+            return;
+        };
+        let folded = fold(reference, &mut shadow.state, event);
+        let ctx = RuleCtx {
+            event,
+            service: folded.service,
+            office: folded.office,
+            reference,
+            params: &settings.params,
+        };
+        let mut findings = transaction_findings(settings, &ctx, &mut shadow.state);
+        findings.sort_by_key(|f| f.typology);
+        // Before its submission has arrived, a transaction is more likely to
+        // have events still on their way than not (the submission is often
+        // published by another system): its findings wait for the watermark.
+        let judged = shadow.state.submitted.is_some();
+        for f in findings {
+            if !judged || !f.typology.final_on_arrival() {
+                // Marked as fired all the same, as the watermark-ordered
+                // evaluation will mark it, so that the shadow keeps in step.
+                shadow.state.fired |= f.typology.bit();
+                continue;
+            }
+            let officer = named_officer(&shadow.state, event).cloned();
+            shadow.record(&f, officer.as_ref());
+            let alert = build_alert(
+                &event.transaction_id,
+                &shadow.state,
+                event.officer_id.as_ref(),
+                f,
+            );
+            early_out.push((alert, *arrived));
+        }
+    }
+
+    fn process(&mut self, event: Event, arrived: Option<Instant>) {
         let seq = self.next_seq();
         let Engine {
             settings,
@@ -539,6 +653,7 @@ impl Engine {
             completed,
             excess,
             archive,
+            early,
             ..
         } = self;
         let reference: &Reference = reference;
@@ -550,28 +665,22 @@ impl Engine {
             Box::new(TxnState::new(&event))
         });
         let was_open = state.submitted.is_some() && state.is_open();
-        state.apply(&event);
-        let office = reference.office(&event.office_id, *event.occurred_at.offset());
-        let service = reference.services.get(&state.service_code);
+        let Folded {
+            office,
+            service,
+            new_deadline,
+        } = fold(reference, state, &event);
         if service.is_none() {
             metrics.unknown_service.inc();
         }
         if !office.catalogued {
             metrics.unknown_office.inc();
         }
-        if let (EventBody::Submitted(_), Some(svc)) = (&event.body, service) {
-            let deadline = reference.calendar.deadline(
-                event.occurred_at.to_utc(),
-                office.zone,
-                svc.sla,
-                office.regional_holidays,
-            );
-            if state.deadline != Some(deadline) {
-                state.deadline = Some(deadline);
-                if state.is_open() && settings.active(Typology::OverdueOpen) {
-                    timers.schedule(deadline, TimerKind::Deadline(event.transaction_id.clone()));
-                }
-            }
+        if let Some(deadline) = new_deadline
+            && state.is_open()
+            && settings.active(Typology::OverdueOpen)
+        {
+            timers.schedule(deadline, TimerKind::Deadline(event.transaction_id.clone()));
         }
         let ctx = RuleCtx {
             event: &event,
@@ -580,49 +689,9 @@ impl Engine {
             reference,
             params: &settings.params,
         };
-        rules::reject_then_pay::observe(&ctx, state);
-        let mut findings: Vec<Finding> = Vec::new();
+        let mut findings = transaction_findings(settings, &ctx, state);
         let is_payment = matches!(event.body, EventBody::Payment(_));
         let fee_relevant = is_payment || matches!(event.body, EventBody::Submitted(_));
-        type Check = fn(&RuleCtx<'_>, &TxnState) -> Option<Finding>;
-        let checks: [(Typology, bool, Check); 7] = [
-            (
-                Typology::FeeOnFreeService,
-                fee_relevant,
-                rules::fees::fee_on_free_service,
-            ),
-            (
-                Typology::FeeAboveTariff,
-                fee_relevant,
-                rules::fees::fee_above_tariff,
-            ),
-            (
-                Typology::UnreceiptedPayment,
-                is_payment,
-                rules::fees::unreceipted_payment,
-            ),
-            (
-                Typology::UnofficialChannel,
-                is_payment,
-                rules::fees::unofficial_channel,
-            ),
-            (Typology::SlaBreach, true, rules::sla::sla_breach),
-            (
-                Typology::RejectThenPay,
-                true,
-                rules::reject_then_pay::reject_then_pay,
-            ),
-            (
-                Typology::OffHoursProcessing,
-                true,
-                rules::off_hours::off_hours_processing,
-            ),
-        ];
-        for (t, relevant, check) in checks {
-            if relevant && settings.active(t) && !state.has_fired(t.bit()) {
-                findings.extend(check(&ctx, state));
-            }
-        }
         if let EventBody::Payment(p) = &event.body
             && let Some(receipt) = &p.receipt_no
         {
@@ -676,10 +745,22 @@ impl Engine {
         findings.sort_by_key(|f| f.typology);
         for f in findings {
             state.fired |= f.typology.bit();
+            if let Some(early) = early.as_mut()
+                && early.confirm(
+                    &event.transaction_id,
+                    &f,
+                    named_officer(state, &event),
+                    state,
+                    metrics,
+                )
+            {
+                continue;
+            }
             let alert = build_alert(&event.transaction_id, state, event.officer_id.as_ref(), f);
             out.push(Sequenced {
                 seq,
                 rank: 0,
+                arrived,
                 alert,
             });
         }
@@ -752,7 +833,7 @@ impl Engine {
             irregular: state.fired & Typology::IRREGULAR != 0,
             completion,
         });
-        self.windowed_agent(&event, seq);
+        self.windowed_agent(&event, seq, arrived);
         if let (Some(facts), Some(out)) = (facts, &mut self.archive) {
             out.push(ArchivedEvent { event, facts });
         }
@@ -787,6 +868,7 @@ impl Engine {
         self.out.push(Sequenced {
             seq,
             rank: 0,
+            arrived: None,
             alert,
         });
     }
@@ -844,18 +926,74 @@ impl Engine {
                 self.out.push(Sequenced {
                     seq,
                     rank,
+                    arrived: None,
                     alert: Pending::Built(Box::new(alert)),
                 });
             }
         }
         self.out.sort_by_key(|s| (s.seq, s.rank));
+        let mut items = std::mem::take(&mut self.early_out);
+        items.extend(self.out.drain(..).map(|s| (s.alert, s.arrived)));
         PendingAlerts {
-            items: self.out.drain(..).map(|s| s.alert).collect(),
+            items,
             pipeline: self.settings.pipeline.clone(),
             severity: self.settings.severity,
             metrics: self.metrics.clone(),
         }
     }
+}
+
+/// What folding an event into a transaction's state found out about it.
+struct Folded<'r> {
+    office: OfficeContext<'r>,
+    service: Option<&'r Service>,
+    /// The deadline, when this event (a submission) set or changed it.
+    new_deadline: Option<DateTime<Utc>>,
+}
+
+/// Folds `event` into `state` and derives the deadline from a submission: the
+/// part of processing that the watermark-ordered evaluation and an early
+/// verdict's shadow share.
+fn fold<'r>(reference: &'r Reference, state: &mut TxnState, event: &Event) -> Folded<'r> {
+    state.apply(event);
+    let office = reference.office(&event.office_id, *event.occurred_at.offset());
+    let service = reference.services.get(&state.service_code);
+    let mut new_deadline = None;
+    if let (EventBody::Submitted(_), Some(svc)) = (&event.body, service) {
+        let deadline = reference.calendar.deadline(
+            event.occurred_at.to_utc(),
+            office.zone,
+            svc.sla,
+            office.regional_holidays,
+        );
+        if state.deadline != Some(deadline) {
+            state.deadline = Some(deadline);
+            new_deadline = Some(deadline);
+        }
+    }
+    Folded {
+        office,
+        service,
+        new_deadline,
+    }
+}
+
+/// The transaction rules of the registry that this event may trigger and that
+/// have not fired for the transaction yet.
+fn transaction_findings(
+    settings: &EngineSettings,
+    ctx: &RuleCtx<'_>,
+    state: &mut TxnState,
+) -> Vec<Finding> {
+    rules::reject_then_pay::observe(ctx, state);
+    let mut findings = Vec::new();
+    for rule in rules::TRANSACTION_RULES {
+        let t = rule.typology;
+        if (rule.triggered_by)(&ctx.event.body) && settings.active(t) && !state.has_fired(t.bit()) {
+            findings.extend((rule.check)(ctx, state));
+        }
+    }
+    findings
 }
 
 pub fn count_alert(metrics: &Metrics, alert: &Alert) {
@@ -869,6 +1007,11 @@ pub fn count_alert(metrics: &Metrics, alert: &Alert) {
             .with_label_values(&[office.as_str(), alert.typology.as_str()])
             .inc();
     }
+}
+
+/// The officer a transaction alert raised by `event` names.
+fn named_officer<'a>(state: &'a TxnState, event: &'a Event) -> Option<&'a CompactString> {
+    event.officer_id.as_ref().or(state.last_officer.as_ref())
 }
 
 /// A transaction-scoped finding: its context is the transaction's.
@@ -940,6 +1083,8 @@ fn alert_from(
     alert
 }
 
+#[cfg(test)]
+mod early_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use std::cmp::Ordering;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -23,6 +24,10 @@ pub(crate) struct Pending {
     #[serde(skip_serializing)]
     ty: EventType,
     event: Box<Event>,
+    /// When the event reached this process, for the alert-latency histogram;
+    /// not kept across a checkpoint.
+    #[serde(skip_serializing)]
+    arrived: Option<Instant>,
 }
 
 /// The checkpoint form of [`Pending`]: the type is derived from the event.
@@ -38,16 +43,18 @@ impl From<Stored> for Pending {
             nanos: s.nanos,
             ty: s.event.event_type(),
             event: s.event,
+            arrived: None,
         }
     }
 }
 
 impl Pending {
-    fn new(event: Event) -> Pending {
+    fn new(event: Event, arrived: Option<Instant>) -> Pending {
         Pending {
             nanos: nanos_of(event.occurred_at.to_utc()),
             ty: event.event_type(),
             event: Box::new(event),
+            arrived,
         }
     }
 
@@ -82,7 +89,7 @@ impl Cutoff {
 }
 
 /// Nanoseconds since 1970, saturating outside what an `i64` holds.
-fn nanos_of(t: DateTime<Utc>) -> i64 {
+pub(crate) fn nanos_of(t: DateTime<Utc>) -> i64 {
     t.timestamp()
         .saturating_mul(NANOS_PER_S)
         .saturating_add(i64::from(t.timestamp_subsec_nanos()))
@@ -119,8 +126,8 @@ pub(crate) struct ReorderBuffer {
 }
 
 impl ReorderBuffer {
-    pub fn push(&mut self, e: Event) {
-        self.heap.push(Reverse(Pending::new(e)));
+    pub fn push(&mut self, e: Event, arrived: Option<Instant>) {
+        self.heap.push(Reverse(Pending::new(e, arrived)));
     }
 
     pub fn peek_time(&self) -> Option<DateTime<Utc>> {
@@ -141,8 +148,8 @@ impl ReorderBuffer {
         self.heap.is_empty()
     }
 
-    pub fn pop(&mut self) -> Option<Event> {
-        self.heap.pop().map(|Reverse(p)| *p.event)
+    pub fn pop(&mut self) -> Option<(Event, Option<Instant>)> {
+        self.heap.pop().map(|Reverse(p)| (*p.event, p.arrived))
     }
 
     pub fn len(&self) -> usize {
@@ -175,7 +182,7 @@ mod tests {
             "9000-01-01T00:00:00+00:00",
         ] {
             let mut b = ReorderBuffer::default();
-            b.push(event("E", at, EventBody::Cancelled));
+            b.push(event("E", at, EventBody::Cancelled), None);
             let want = DateTime::parse_from_rfc3339(at).unwrap().to_utc();
             assert_eq!(b.peek_time(), Some(want), "{at}");
         }
@@ -205,7 +212,7 @@ mod tests {
             assert!(!b.next_before(&Cutoff::new(
                 DateTime::parse_from_rfc3339(w).unwrap().to_utc()
             )));
-            b.push(event("E", at, EventBody::Cancelled));
+            b.push(event("E", at, EventBody::Cancelled), None);
             let cutoff = Cutoff::new(DateTime::parse_from_rfc3339(w).unwrap().to_utc());
             assert_eq!(b.next_before(&cutoff), before, "{at} before {w}");
         }
@@ -215,22 +222,24 @@ mod tests {
     fn leaves_in_time_then_lifecycle_then_id_order() {
         let t = "2026-03-02T09:15:00+07:00";
         let mut b = ReorderBuffer::default();
-        b.push(event("b", t, EventBody::Cancelled));
-        b.push(event(
-            "z",
-            "2026-03-02T09:14:59+07:00",
-            EventBody::Cancelled,
-        ));
-        b.push(event("a", t, EventBody::Cancelled));
-        b.push(event(
-            "y",
-            t,
-            EventBody::Completed {
-                outcome: crate::decode::Outcome::Issued,
-            },
-        ));
+        b.push(event("b", t, EventBody::Cancelled), None);
+        b.push(
+            event("z", "2026-03-02T09:14:59+07:00", EventBody::Cancelled),
+            None,
+        );
+        b.push(event("a", t, EventBody::Cancelled), None);
+        b.push(
+            event(
+                "y",
+                t,
+                EventBody::Completed {
+                    outcome: crate::decode::Outcome::Issued,
+                },
+            ),
+            None,
+        );
         let order: Vec<String> = std::iter::from_fn(|| b.pop())
-            .map(|e| e.event_id.to_string())
+            .map(|(e, _)| e.event_id.to_string())
             .collect();
         assert_eq!(order, ["z", "y", "a", "b"]);
     }

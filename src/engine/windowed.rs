@@ -2,6 +2,8 @@
 //! (`speed_money`), agent windows (`broker_activity`) and weekly officer windows
 //! (`officer_outlier`). They share the engine's order, watermark and timers.
 
+use std::time::Instant;
+
 use chrono::{DateTime, Duration, Utc};
 use prometheus::Gauge;
 
@@ -18,7 +20,7 @@ const ALERTED_AGENT_MEMORY_DAYS: i64 = 365;
 
 impl Engine {
     /// A `submitted` event naming an agent: the agent's sliding window.
-    pub(super) fn windowed_agent(&mut self, event: &Event, seq: u64) {
+    pub(super) fn windowed_agent(&mut self, event: &Event, seq: u64, arrived: Option<Instant>) {
         let EventBody::Submitted(s) = &event.body else {
             return;
         };
@@ -58,6 +60,7 @@ impl Engine {
         self.out.push(Sequenced {
             seq,
             rank: 0,
+            arrived,
             alert: Pending::Finding(Box::new(finding)),
         });
     }
@@ -84,6 +87,7 @@ impl Engine {
             self.out.push(Sequenced {
                 seq,
                 rank: 0,
+                arrived: None,
                 alert: Pending::Finding(Box::new(f)),
             });
         }

@@ -54,6 +54,15 @@ pub struct Metrics {
     pub open_transactions: IntGauge,
     pub watermark_seconds: Gauge,
     pub event_lag_seconds: Histogram,
+    /// From the arrival of an alert's triggering event to the alert's hand-off
+    /// to the sinks, by typology.
+    pub alert_latency_seconds: HistogramVec,
+    /// Extension (docs/metrics.md): events that arrived behind a later event of
+    /// their own transaction while early verdicts were on.
+    pub early_order_violations_total: IntCounter,
+    /// Extension (docs/metrics.md): early alerts that the watermark-ordered
+    /// evaluation did not confirm exactly.
+    pub early_alert_mismatches_total: IntCounter,
     pub processing_seconds: HistogramVec,
     pub sink_errors_total: IntCounterVec,
     /// Extensions (docs/metrics.md): the HTTP sinks' deliveries, dead letters and
@@ -167,6 +176,34 @@ impl Metrics {
         )
         .expect("valid metric");
         r.register(Box::new(event_lag_seconds.clone()))
+            .expect("unique metric");
+        let alert_latency_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "pantau_alert_latency_seconds",
+                "From the arrival of the alert's triggering event to the alert's hand-off to the sinks.",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                60.0, 300.0, 600.0, 900.0, 1800.0, 3600.0,
+            ]),
+            &["typology"],
+        )
+        .expect("valid metric");
+        r.register(Box::new(alert_latency_seconds.clone()))
+            .expect("unique metric");
+        let early_order_violations_total = IntCounter::new(
+            "pantau_early_order_violations_total",
+            "Events that arrived behind a later event of their own transaction while early verdicts were on.",
+        )
+        .expect("valid metric");
+        r.register(Box::new(early_order_violations_total.clone()))
+            .expect("unique metric");
+        let early_alert_mismatches_total = IntCounter::new(
+            "pantau_early_alert_mismatches_total",
+            "Early alerts that the watermark-ordered evaluation did not confirm exactly.",
+        )
+        .expect("valid metric");
+        r.register(Box::new(early_alert_mismatches_total.clone()))
             .expect("unique metric");
         let processing_seconds = HistogramVec::new(
             HistogramOpts::new(
@@ -284,6 +321,9 @@ impl Metrics {
             open_transactions,
             watermark_seconds,
             event_lag_seconds,
+            alert_latency_seconds,
+            early_order_violations_total,
+            early_alert_mismatches_total,
             processing_seconds,
             sink_errors_total,
             sink_delivered_total,
@@ -298,6 +338,13 @@ impl Metrics {
             state_restore_seconds,
             state_restoring,
         }
+    }
+
+    /// Processing time (`now_ms`, Unix milliseconds) minus the event's time.
+    pub fn observe_event_lag(&self, now_ms: i64, event: &crate::decode::Event) {
+        let lag_ms = now_ms.saturating_sub(event.occurred_at.timestamp_millis());
+        self.event_lag_seconds
+            .observe(lag_ms.max(0) as f64 / 1000.0);
     }
 
     pub fn count_event(&self, event_type: EventType, outcome: Outcome) {

@@ -90,17 +90,16 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
         mut archive,
         started,
     } = run;
-    let mut engine = Engine::new(
-        EngineSettings::from_config(config),
-        reference,
-        metrics.clone(),
-        custom,
-    );
+    let name = input_name(config, ov)?;
+    let mut settings = EngineSettings::from_config(config);
+    // A bounded input is replayed in watermark order, so its alerts come out in
+    // one order whatever the batch size; only a live stream fires early.
+    settings.early &= name == "<stdin>";
+    let mut engine = Engine::new(settings, reference, metrics.clone(), custom);
     if archive.is_some() {
         engine.enable_archive();
     }
     let stop = signals::stop_flag(config.pipeline.shutdown_timeout);
-    let name = input_name(config, ov)?;
     let ckpt_dir = ov
         .checkpoint_dir
         .clone()
@@ -243,6 +242,7 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
         }
         let batch = batch?;
         let t = Instant::now();
+        engine.arrival(t);
         for item in batch.items {
             summary.records_read += 1;
             match item {

@@ -7,7 +7,40 @@ use crate::figures;
 use crate::reference::{Service, Tariff};
 use crate::state::TxnState;
 
-use super::{Finding, Render, Rendered, RuleCtx, Typology};
+use super::{Finding, Render, Rendered, RuleCtx, TxnRule, Typology};
+
+/// A submission (it may set the expected fee) or a payment.
+fn fee_event(body: &EventBody) -> bool {
+    matches!(body, EventBody::Payment(_) | EventBody::Submitted(_))
+}
+
+fn payment_event(body: &EventBody) -> bool {
+    matches!(body, EventBody::Payment(_))
+}
+
+pub const FEE_ON_FREE_SERVICE: TxnRule = TxnRule {
+    typology: Typology::FeeOnFreeService,
+    triggered_by: fee_event,
+    check: fee_on_free_service,
+};
+
+pub const FEE_ABOVE_TARIFF: TxnRule = TxnRule {
+    typology: Typology::FeeAboveTariff,
+    triggered_by: fee_event,
+    check: fee_above_tariff,
+};
+
+pub const UNRECEIPTED_PAYMENT: TxnRule = TxnRule {
+    typology: Typology::UnreceiptedPayment,
+    triggered_by: payment_event,
+    check: unreceipted_payment,
+};
+
+pub const UNOFFICIAL_CHANNEL: TxnRule = TxnRule {
+    typology: Typology::UnofficialChannel,
+    triggered_by: payment_event,
+    check: unofficial_channel,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FeeSource {

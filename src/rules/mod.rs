@@ -18,8 +18,9 @@ use serde_json::{Map, Value};
 
 use crate::alerts::{Scope, Severity};
 use crate::config::Parameters;
-use crate::decode::Event;
+use crate::decode::{Event, EventBody};
 use crate::reference::{OfficeContext, Reference, Service};
+use crate::state::TxnState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Typology {
@@ -109,6 +110,30 @@ impl Typology {
         | (1 << Typology::FeeAboveTariff as u32)
         | (1 << Typology::UnofficialChannel as u32);
 
+    /// When this typology's verdict can no longer change (docs/alerts.md).
+    pub fn finality(self) -> Finality {
+        match self {
+            Typology::FeeOnFreeService
+            | Typology::FeeAboveTariff
+            | Typology::UnreceiptedPayment
+            | Typology::UnofficialChannel
+            | Typology::SlaBreach
+            | Typology::RejectThenPay
+            | Typology::OffHoursProcessing => Finality::OnArrival,
+            // Another transaction's receipt use, other transactions' durations,
+            // a deadline or a window's end: the watermark decides.
+            Typology::DuplicateReceipt
+            | Typology::OverdueOpen
+            | Typology::SpeedMoney
+            | Typology::BrokerActivity
+            | Typology::OfficerOutlier => Finality::Watermark,
+        }
+    }
+
+    pub fn final_on_arrival(self) -> bool {
+        self.finality() == Finality::OnArrival
+    }
+
     pub fn scope(self) -> Scope {
         match self {
             Typology::BrokerActivity => Scope::Agent,
@@ -116,6 +141,46 @@ impl Typology {
             _ => Scope::Transaction,
         }
     }
+}
+
+/// When a verdict can no longer change, whatever else arrives within the
+/// allowed lateness.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finality {
+    /// The verdict reads only its own transaction's events, up to its trigger:
+    /// final on arrival once every earlier event of the transaction has
+    /// arrived, which early verdicts take from per-transaction arrival order
+    /// (engine/early.rs).
+    OnArrival,
+    /// It reads other transactions or time itself: final when the watermark
+    /// passes its trigger.
+    Watermark,
+}
+
+/// A typology judged on one transaction's state after each of its events:
+/// which events may trigger it, and its check. The engine runs every entry of
+/// [`TRANSACTION_RULES`].
+pub struct TxnRule {
+    pub typology: Typology,
+    pub triggered_by: fn(&EventBody) -> bool,
+    pub check: fn(&RuleCtx<'_>, &TxnState) -> Option<Finding>,
+}
+
+/// The transaction rules, in no particular order (findings are sorted by
+/// typology).
+pub const TRANSACTION_RULES: &[TxnRule] = &[
+    fees::FEE_ON_FREE_SERVICE,
+    fees::FEE_ABOVE_TARIFF,
+    fees::UNRECEIPTED_PAYMENT,
+    fees::UNOFFICIAL_CHANNEL,
+    sla::SLA_BREACH,
+    reject_then_pay::RULE,
+    off_hours::RULE,
+];
+
+/// Any event may trigger it.
+pub fn any_event(_: &EventBody) -> bool {
+    true
 }
 
 /// What a rule saw: everything an alert needs except the identity and context,

@@ -8,7 +8,13 @@ use crate::decode::{EventBody, Outcome, Status};
 use crate::figures;
 use crate::state::TxnState;
 
-use super::{Finding, Render, Rendered, RuleCtx, Typology};
+use super::{Finding, Render, Rendered, RuleCtx, TxnRule, Typology, any_event};
+
+pub const RULE: TxnRule = TxnRule {
+    typology: Typology::OffHoursProcessing,
+    triggered_by: any_event,
+    check: off_hours_processing,
+};
 
 pub fn off_hours_processing(ctx: &RuleCtx<'_>, _state: &TxnState) -> Option<Finding> {
     let action = match &ctx.event.body {

@@ -8,7 +8,13 @@ use crate::decode::{EventBody, Outcome, Status};
 use crate::figures;
 use crate::state::{Mark, TxnState};
 
-use super::{Finding, Render, Rendered, RuleCtx, Typology, fees};
+use super::{Finding, Render, Rendered, RuleCtx, TxnRule, Typology, any_event, fees};
+
+pub const RULE: TxnRule = TxnRule {
+    typology: Typology::RejectThenPay,
+    triggered_by: any_event,
+    check: reject_then_pay,
+};
 
 /// Updates the pending rejection→payment pair after a payment was folded in.
 pub fn observe(ctx: &RuleCtx<'_>, state: &mut TxnState) {

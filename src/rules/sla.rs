@@ -10,7 +10,13 @@ use crate::reference::Service;
 use crate::state::TxnState;
 use crate::time::Zone;
 
-use super::{Finding, Render, Rendered, RuleCtx, Typology};
+use super::{Finding, Render, Rendered, RuleCtx, TxnRule, Typology, any_event};
+
+pub const SLA_BREACH: TxnRule = TxnRule {
+    typology: Typology::SlaBreach,
+    triggered_by: any_event,
+    check: sla_breach,
+};
 
 fn hours(d: chrono::Duration) -> f64 {
     (d.num_seconds() as f64 / 360.0).round() / 10.0

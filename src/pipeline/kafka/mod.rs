@@ -75,6 +75,8 @@ struct Polled {
     key: Option<Vec<u8>>,
     payload: Vec<u8>,
     mark: bool,
+    /// When it was polled: its arrival, for the alert latency.
+    at: Instant,
 }
 
 fn dlq_headers(r: &Rejection, topic: &str, partition: i32, offset: i64) -> OwnedHeaders {
@@ -295,6 +297,7 @@ pub(super) fn run(run: Prepared<'_>, kafka: &KafkaConfig) -> Result<Summary, Pip
                         key: m.key().map(<[u8]>::to_vec),
                         payload: m.payload().unwrap_or_default().to_vec(),
                         mark,
+                        at: Instant::now(),
                     })
                 }
             }
@@ -353,6 +356,7 @@ pub(super) fn run(run: Prepared<'_>, kafka: &KafkaConfig) -> Result<Summary, Pip
         }
 
         let now = Instant::now();
+        let now_ms = chrono::Utc::now().timestamp_millis();
         let t = now;
         let decoded: Vec<Option<Result<Event, Rejection>>> = polled
             .par_iter()
@@ -412,7 +416,10 @@ pub(super) fn run(run: Prepared<'_>, kafka: &KafkaConfig) -> Result<Summary, Pip
                     match result {
                         Some(Ok(e)) => {
                             let et = e.event_type();
-                            let admission = stores.ingest(store, m.partition, m.offset, e);
+                            if store == Store::ByOffice {
+                                metrics.observe_event_lag(now_ms, &e);
+                            }
+                            let admission = stores.ingest(store, m.partition, m.offset, e, m.at);
                             if let (Store::ByOffice, Some(a)) = (store, admission) {
                                 metrics.count_event(et, a.outcome());
                                 summary.admitted(a);

@@ -140,8 +140,11 @@ impl Stores {
         partition: i32,
         offset: i64,
         event: Event,
+        arrived: Instant,
     ) -> Option<Admission> {
-        Some(self.keyed(store, partition, offset)?.ingest_routed(event))
+        let engine = self.keyed(store, partition, offset)?;
+        engine.arrival(arrived);
+        Some(engine.ingest_routed(event))
     }
 
     pub fn mark(&mut self, store: Store, partition: i32, offset: i64, mark: &Mark) {
