@@ -24,10 +24,11 @@ pub use watermark::Watermark;
 
 use crate::alerts::{Alert, Severity, alert_id, format_time};
 use crate::archive::{ArchivedEvent, Completion, EventFacts};
-use crate::config::{Config, Parameters};
+use crate::config::Config;
 use crate::decode::{Event, EventBody};
 use crate::metrics::{Children, Metrics, Outcome};
 use crate::reference::{OfficeContext, Reference, Service};
+use crate::rules::Parameters;
 use crate::rules::custom::CustomRules;
 use crate::rules::{self, EntityFinding, Finding, RuleCtx, Subject, Typology, fees};
 use crate::state::{
@@ -220,6 +221,18 @@ impl PendingAlerts {
         self.items.is_empty()
     }
 
+    /// Adds `other`'s alerts after these (engines of one pipeline: the same
+    /// names and severities); all of them are counted in this one's metrics.
+    pub fn append(&mut self, other: PendingAlerts) {
+        self.items.extend(other.items);
+    }
+
+    /// The same alerts, counted (alerts, latency) in `metrics` instead.
+    pub fn counted_in(mut self, metrics: Arc<Metrics>) -> PendingAlerts {
+        self.metrics = metrics;
+        self
+    }
+
     pub fn typologies(&self) -> impl Iterator<Item = &str> {
         self.items.iter().map(|(p, _)| p.typology())
     }
@@ -300,7 +313,8 @@ impl Engine {
         metrics: Arc<Metrics>,
         custom: Option<CustomRules>,
     ) -> Engine {
-        let receipt_window = to_duration(settings.params.duplicate_receipt_window);
+        let receipt_window =
+            to_duration(settings.params.duplicate_receipt.duplicate_receipt_window);
         let settings_early = settings.early;
         Engine {
             watermark: Watermark::new(settings.lateness),
@@ -690,32 +704,8 @@ impl Engine {
             params: &settings.params,
         };
         let mut findings = transaction_findings(settings, &ctx, state);
-        let is_payment = matches!(event.body, EventBody::Payment(_));
-        let fee_relevant = is_payment || matches!(event.body, EventBody::Submitted(_));
-        if let EventBody::Payment(p) = &event.body
-            && let Some(receipt) = &p.receipt_no
-        {
-            let usage = ReceiptUse {
-                transaction_id: event.transaction_id.clone(),
-                at: event.occurred_at.to_utc(),
-                event_id: event.event_id.clone(),
-            };
-            let window = to_duration(settings.params.duplicate_receipt_window);
-            let earlier = receipts.record(&event.office_id, receipt, usage, window);
-            let t = Typology::DuplicateReceipt;
-            if let Some(earlier) = earlier
-                && settings.active(t)
-                && !state.has_fired(t.bit())
-            {
-                findings.push(rules::receipts::duplicate_receipt(
-                    receipt,
-                    event.occurred_at,
-                    &event.event_id,
-                    &earlier,
-                    window.num_days(),
-                ));
-            }
-        }
+        let fee_relevant = matches!(event.body, EventBody::Payment(_) | EventBody::Submitted(_));
+        findings.extend(receipt_use(settings, receipts, state, &event));
         let irregular_bits = findings
             .iter()
             .filter(|f| f.typology.marks_irregular())
@@ -764,57 +754,25 @@ impl Engine {
                 alert,
             });
         }
-        let mut completion = None;
-        if let EventBody::Completed { .. } = event.body
-            && let (Some(deadline), Some(closure)) = (state.deadline, &state.closed)
-            && closure.mark.event_id == event.event_id
-        {
-            let within = event.occurred_at.to_utc() <= deadline;
-            if archive.is_some()
-                && let Some(submitted) = &state.submitted
-            {
-                let from = submitted.mark.at.to_utc();
-                let to = event.occurred_at.to_utc();
-                completion = Some(Completion {
-                    deadline,
-                    within_sla: within,
-                    duration_s: (to - from).num_seconds(),
-                    working_days: reference.calendar.working_days_between(
-                        office.zone.local_naive(from).date(),
-                        office.zone.local_naive(to).date(),
-                        office.regional_holidays,
-                    ),
-                });
-            }
-            let label = if within { "true" } else { "false" };
-            completed
-                .get(&state.service_code, label, || {
-                    metrics
-                        .transactions_completed_total
-                        .with_label_values(&[state.service_code.as_str(), label])
-                })
-                .inc();
-        }
-        let mut excess_added = 0;
+        let completion = count_completion(
+            CompletionParts {
+                reference,
+                metrics,
+                completed,
+            },
+            state,
+            &event,
+            office,
+            archive.is_some(),
+        );
         // Needed by the excess-fee metric for fee events, and by the archive always.
         let expected_fee = (fee_relevant || archive.is_some())
             .then(|| fees::expected_fee(state, service).map(|(fee, _)| fee))
             .flatten();
-        if fee_relevant && let Some(expected) = expected_fee {
-            let excess_now = state.total_paid.saturating_sub(expected);
-            if excess_now > state.excess_counted {
-                excess_added = excess_now - state.excess_counted;
-                excess
-                    .get(&state.service_code, &state.office_id, || {
-                        metrics.excess_fee_idr_total.with_label_values(&[
-                            state.service_code.as_str(),
-                            state.office_id.as_str(),
-                        ])
-                    })
-                    .inc_by(excess_now - state.excess_counted);
-                state.excess_counted = excess_now;
-            }
-        }
+        let excess_added = match expected_fee {
+            Some(expected) if fee_relevant => count_excess(metrics, excess, state, expected),
+            _ => 0,
+        };
         if let Some(custom) = custom {
             custom.record(seq, &ctx, state);
         }
@@ -857,7 +815,7 @@ impl Engine {
             .reference
             .office(&state.office_id, *submitted.mark.at.offset())
             .zone;
-        let Some(finding) = rules::sla::overdue_open(state, due, zone, service) else {
+        let Some(finding) = rules::overdue_open::overdue_open(state, due, zone, service) else {
             return;
         };
         let seq = self.next_seq();
@@ -943,6 +901,113 @@ impl Engine {
     }
 }
 
+/// A receipted payment's use of its receipt number, recorded across
+/// transactions: a `duplicate_receipt` finding when another transaction used it
+/// first within the window.
+fn receipt_use(
+    settings: &EngineSettings,
+    receipts: &mut ReceiptRegistry,
+    state: &TxnState,
+    event: &Event,
+) -> Option<Finding> {
+    let EventBody::Payment(p) = &event.body else {
+        return None;
+    };
+    let receipt = p.receipt_no.as_ref()?;
+    let usage = ReceiptUse {
+        transaction_id: event.transaction_id.clone(),
+        at: event.occurred_at.to_utc(),
+        event_id: event.event_id.clone(),
+    };
+    let window = to_duration(settings.params.duplicate_receipt.duplicate_receipt_window);
+    let earlier = receipts.record(&event.office_id, receipt, usage, window)?;
+    let t = Typology::DuplicateReceipt;
+    (settings.active(t) && !state.has_fired(t.bit())).then(|| {
+        rules::duplicate_receipt::duplicate_receipt(
+            receipt,
+            event.occurred_at,
+            &event.event_id,
+            &earlier,
+            window.num_days(),
+        )
+    })
+}
+
+/// What counting a completion reads and writes.
+struct CompletionParts<'a> {
+    reference: &'a Reference,
+    metrics: &'a Metrics,
+    completed: &'a mut Children<IntCounter>,
+}
+
+/// A transaction's closing completion, with its deadline known: counted for
+/// SLA compliance, and its facts for the archive when `archived`.
+fn count_completion(
+    parts: CompletionParts<'_>,
+    state: &TxnState,
+    event: &Event,
+    office: OfficeContext<'_>,
+    archived: bool,
+) -> Option<Completion> {
+    let EventBody::Completed { .. } = event.body else {
+        return None;
+    };
+    let (Some(deadline), Some(closure)) = (state.deadline, &state.closed) else {
+        return None;
+    };
+    if closure.mark.event_id != event.event_id {
+        return None;
+    }
+    let within = event.occurred_at.to_utc() <= deadline;
+    let label = if within { "true" } else { "false" };
+    parts
+        .completed
+        .get(&state.service_code, label, || {
+            parts
+                .metrics
+                .transactions_completed_total
+                .with_label_values(&[state.service_code.as_str(), label])
+        })
+        .inc();
+    let submitted = state.submitted.as_ref().filter(|_| archived)?;
+    let from = submitted.mark.at.to_utc();
+    let to = event.occurred_at.to_utc();
+    Some(Completion {
+        deadline,
+        within_sla: within,
+        duration_s: (to - from).num_seconds(),
+        working_days: parts.reference.calendar.working_days_between(
+            office.zone.local_naive(from).date(),
+            office.zone.local_naive(to).date(),
+            office.regional_holidays,
+        ),
+    })
+}
+
+/// Counts the Rupiah paid above `expected` that the metric has not counted
+/// yet; returns that amount.
+fn count_excess(
+    metrics: &Metrics,
+    excess: &mut Children<IntCounter>,
+    state: &mut TxnState,
+    expected: u64,
+) -> u64 {
+    let excess_now = state.total_paid.saturating_sub(expected);
+    if excess_now <= state.excess_counted {
+        return 0;
+    }
+    let added = excess_now - state.excess_counted;
+    excess
+        .get(&state.service_code, &state.office_id, || {
+            metrics
+                .excess_fee_idr_total
+                .with_label_values(&[state.service_code.as_str(), state.office_id.as_str()])
+        })
+        .inc_by(added);
+    state.excess_counted = excess_now;
+    added
+}
+
 /// What folding an event into a transaction's state found out about it.
 struct Folded<'r> {
     office: OfficeContext<'r>,
@@ -987,9 +1052,12 @@ fn transaction_findings(
 ) -> Vec<Finding> {
     rules::reject_then_pay::observe(ctx, state);
     let mut findings = Vec::new();
-    for rule in rules::TRANSACTION_RULES {
-        let t = rule.typology;
-        if (rule.triggered_by)(&ctx.event.body) && settings.active(t) && !state.has_fired(t.bit()) {
+    for t in Typology::ALL {
+        if let Some(rule) = &t.def().transaction
+            && (rule.triggered_by)(&ctx.event.body)
+            && settings.active(t)
+            && !state.has_fired(t.bit())
+        {
             findings.extend((rule.check)(ctx, state));
         }
     }

@@ -17,9 +17,17 @@ fn config() -> Config {
     .expect("config")
 }
 
+pub(super) fn reference() -> crate::reference::Reference {
+    config().load_reference().expect("reference")
+}
+
 pub(super) fn engine_with(settings: EngineSettings, custom: Option<CustomRules>) -> Engine {
-    let reference = Arc::new(config().load_reference().expect("reference"));
-    Engine::new(settings, reference, Arc::new(Metrics::new()), custom)
+    Engine::new(
+        settings,
+        Arc::new(reference()),
+        Arc::new(Metrics::new()),
+        custom,
+    )
 }
 
 pub(super) fn engine() -> Engine {
@@ -286,7 +294,7 @@ fn per_service_tolerance_overrides_the_pipeline_default() {
     let mut settings = EngineSettings::defaults("test");
     settings.params.services.insert(
         "SIM_A_BARU".into(),
-        crate::config::ServiceParameters {
+        crate::rules::params::ServiceParameters {
             fee_tolerance_idr: Some(0),
             ..Default::default()
         },

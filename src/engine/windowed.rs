@@ -31,7 +31,7 @@ impl Engine {
             return;
         }
         let p = &self.settings.params;
-        let window = to_duration(p.broker_window);
+        let window = to_duration(p.broker_activity.broker_window);
         let submission = AgentSubmission {
             at: event.occurred_at,
             applicant_ref: s.applicant_ref.clone(),
@@ -44,8 +44,8 @@ impl Engine {
         let Some(hit) = state.observe(
             submission,
             window,
-            p.broker_min_applicants as usize,
-            to_duration(p.broker_suppress),
+            p.broker_activity.broker_min_applicants as usize,
+            to_duration(p.broker_activity.broker_suppress),
         ) else {
             return;
         };
@@ -54,7 +54,7 @@ impl Engine {
             agent,
             &hit,
             state.alerts,
-            p.broker_min_applicants,
+            p.broker_activity.broker_min_applicants,
             days,
         );
         self.out.push(Sequenced {
@@ -77,7 +77,7 @@ impl Engine {
             &key.office_id,
             &key.service_code,
             &group,
-            &self.settings.params,
+            &self.settings.params.officer_outlier,
         );
         if findings.is_empty() {
             return;
@@ -96,12 +96,13 @@ impl Engine {
     /// Drops window state the watermark has left behind.
     pub(super) fn expire_windows(&mut self, w: DateTime<Utc>) {
         let p = &self.settings.params;
-        let cutoff = w - to_duration(p.baseline_window);
+        let cutoff = w - to_duration(p.speed_money.baseline_window);
         self.baselines.expire_before(cutoff.timestamp());
         self.agents.expire(
             w,
-            to_duration(p.broker_window),
-            Duration::days(ALERTED_AGENT_MEMORY_DAYS).max(to_duration(p.broker_suppress)),
+            to_duration(p.broker_activity.broker_window),
+            Duration::days(ALERTED_AGENT_MEMORY_DAYS)
+                .max(to_duration(p.broker_activity.broker_suppress)),
         );
     }
 }
@@ -143,7 +144,7 @@ pub(super) fn on_transaction(
     if completes_now {
         let completed_at = event.occurred_at.to_utc();
         let baseline = baselines.get_mut(&state.office_id, &state.service_code);
-        let window_s = to_duration(p.baseline_window).num_seconds();
+        let window_s = to_duration(p.speed_money.baseline_window).num_seconds();
         state.baseline = Some(baseline.snapshot(completed_at.timestamp(), window_s));
         if let Some(s) = &state.submitted {
             let duration = (completed_at - s.mark.at.to_utc()).num_seconds();
@@ -200,7 +201,7 @@ pub(super) fn on_transaction(
             irregular_bits,
             p.speed_ratio(&state.service_code),
             p.min_baseline(&state.service_code),
-            to_duration(p.baseline_window).num_days(),
+            to_duration(p.speed_money.baseline_window).num_days(),
         )
     {
         findings.push(f);

@@ -360,7 +360,7 @@ fn officer_outlier_mad_zero_fallback() {
     assert!(alerts[0].expected.contains_key("mad_fallback"));
     // Without the fallback, MAD = 0 gives no basis for an alert.
     let mut settings = EngineSettings::defaults("test");
-    settings.params.officer_mad_fallback = false;
+    settings.params.officer_outlier.officer_mad_fallback = false;
     let mut e = engine_with(settings, None);
     feed(&mut e, &lines);
     e.end_of_input();

@@ -1,13 +1,59 @@
 //! `broker_activity`: one intermediary ("calo", "biro jasa") filing for many
 //! distinct applicants within a short event-time window.
 
-use compact_str::CompactString;
+use std::time::Duration;
 
-use crate::alerts::format_time;
+use compact_str::CompactString;
+use serde::Deserialize;
+
+use crate::alerts::{Scope, Severity, format_time};
 use crate::figures;
 use crate::state::BrokerWindow;
 
-use super::{EntityFinding, Finding, Render, Rendered, Typology};
+use super::{EntityFinding, Finality, Finding, Render, Rendered, Typology, TypologyDef};
+
+/// Judged by the engine on each submission naming an agent, in the agent's
+/// sliding window (state/agents.rs), which spans transactions.
+pub const DEF: TypologyDef = TypologyDef {
+    name: "broker_activity",
+    severity: Severity::Medium,
+    scope: Scope::Agent,
+    irregular: false,
+    finality: Finality::Watermark,
+    transaction: None,
+};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Params {
+    /// Distinct applicants of one agent within the window.
+    #[serde(default = "default_min_applicants")]
+    pub broker_min_applicants: u32,
+    #[serde(with = "humantime_serde", default = "default_window")]
+    pub broker_window: Duration,
+    /// No second alert for the same agent within this period.
+    #[serde(with = "humantime_serde", default = "default_suppress")]
+    pub broker_suppress: Duration,
+}
+
+fn default_min_applicants() -> u32 {
+    5
+}
+fn default_window() -> Duration {
+    Duration::from_secs(7 * 86_400)
+}
+fn default_suppress() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            broker_min_applicants: default_min_applicants(),
+            broker_window: default_window(),
+            broker_suppress: default_suppress(),
+        }
+    }
+}
 
 /// Builds the finding for a window that reached the threshold. `nth` counts the
 /// agent's alerts (1 for the first): the first is keyed by the agent alone, as

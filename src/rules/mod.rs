@@ -1,146 +1,95 @@
 //! Rules: the built-in typologies of ../shared/spec/typologies.md and the custom
 //! rules of the pipeline configuration. A rule reads state and reports a
 //! [`Finding`]; the engine decides whether it becomes an alert (once per key).
+//!
+//! The registry: each typology is one module below, named as the typology,
+//! holding its [`TypologyDef`] (name, default severity, scope, whether it makes
+//! a transaction irregular, when its verdict is final, and its evaluation
+//! after each event of a transaction, if it has one), its parameters, its
+//! evaluation and its alert rendering in both languages. The [`registry!`]
+//! list below is the only other place that names it. Typologies that span
+//! transactions keep their state in the engine (`state/`), which calls their
+//! evaluation from its hooks (engine/windowed.rs).
 
-pub mod broker_activity;
 pub mod custom;
 pub mod fees;
-pub mod off_hours;
-pub mod officer_outlier;
-pub mod receipts;
-pub mod reject_then_pay;
-pub mod sla;
-pub mod speed_money;
+pub mod params;
 
 use chrono::{DateTime, FixedOffset};
 use compact_str::CompactString;
 use serde_json::{Map, Value};
 
 use crate::alerts::{Scope, Severity};
-use crate::config::Parameters;
 use crate::decode::{Event, EventBody};
 use crate::reference::{OfficeContext, Reference, Service};
 use crate::state::TxnState;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Typology {
-    FeeOnFreeService,
-    FeeAboveTariff,
-    UnreceiptedPayment,
-    UnofficialChannel,
-    DuplicateReceipt,
-    SlaBreach,
-    OverdueOpen,
-    RejectThenPay,
-    OffHoursProcessing,
-    SpeedMoney,
-    BrokerActivity,
-    OfficerOutlier,
+pub use params::Parameters;
+
+/// Declares the typologies: one line each, the variant and its module, in
+/// the order alerts of the same event are written.
+macro_rules! registry {
+    ($($variant:ident => $module:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Typology {
+            $($variant),+
+        }
+
+        impl Typology {
+            pub const ALL: [Typology; [$(stringify!($variant)),+].len()] = [$(Typology::$variant),+];
+
+            /// This typology's entry in the registry.
+            pub const fn def(self) -> &'static TypologyDef {
+                match self {
+                    $(Typology::$variant => &$module::DEF),+
+                }
+            }
+        }
+    };
 }
 
-impl Typology {
-    pub const ALL: [Typology; 12] = [
-        Typology::FeeOnFreeService,
-        Typology::FeeAboveTariff,
-        Typology::UnreceiptedPayment,
-        Typology::UnofficialChannel,
-        Typology::DuplicateReceipt,
-        Typology::SlaBreach,
-        Typology::OverdueOpen,
-        Typology::RejectThenPay,
-        Typology::OffHoursProcessing,
-        Typology::SpeedMoney,
-        Typology::BrokerActivity,
-        Typology::OfficerOutlier,
-    ];
+registry! {
+    FeeOnFreeService => fee_on_free_service,
+    FeeAboveTariff => fee_above_tariff,
+    UnreceiptedPayment => unreceipted_payment,
+    UnofficialChannel => unofficial_channel,
+    DuplicateReceipt => duplicate_receipt,
+    SlaBreach => sla_breach,
+    OverdueOpen => overdue_open,
+    RejectThenPay => reject_then_pay,
+    OffHoursProcessing => off_hours_processing,
+    SpeedMoney => speed_money,
+    BrokerActivity => broker_activity,
+    OfficerOutlier => officer_outlier,
+}
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Typology::FeeOnFreeService => "fee_on_free_service",
-            Typology::FeeAboveTariff => "fee_above_tariff",
-            Typology::UnreceiptedPayment => "unreceipted_payment",
-            Typology::UnofficialChannel => "unofficial_channel",
-            Typology::DuplicateReceipt => "duplicate_receipt",
-            Typology::SlaBreach => "sla_breach",
-            Typology::OverdueOpen => "overdue_open",
-            Typology::RejectThenPay => "reject_then_pay",
-            Typology::OffHoursProcessing => "off_hours_processing",
-            Typology::SpeedMoney => "speed_money",
-            Typology::BrokerActivity => "broker_activity",
-            Typology::OfficerOutlier => "officer_outlier",
-        }
-    }
+/// What the engine needs to know of a typology.
+pub struct TypologyDef {
+    /// The name in alerts, metrics and configuration.
+    pub name: &'static str,
+    pub severity: Severity,
+    pub scope: Scope,
+    /// Raising it makes a transaction irregular (typologies.md).
+    pub irregular: bool,
+    pub finality: Finality,
+    /// Its evaluation on a transaction's state after each event, for the
+    /// typologies that need nothing else; `None` for those the engine judges
+    /// from its cross-transaction state or timers.
+    pub transaction: Option<TxnRule>,
+}
 
-    pub fn from_name(name: &str) -> Option<Typology> {
-        Typology::ALL.iter().copied().find(|t| t.name() == name)
-    }
+/// A typology judged on one transaction's state after each of its events:
+/// which events may trigger it, and its check.
+pub struct TxnRule {
+    pub triggered_by: fn(&EventBody) -> bool,
+    pub check: fn(&RuleCtx<'_>, &TxnState) -> Option<Finding>,
+}
 
-    pub fn default_severity(self) -> Severity {
-        match self {
-            Typology::FeeOnFreeService => Severity::Critical,
-            Typology::FeeAboveTariff
-            | Typology::UnofficialChannel
-            | Typology::DuplicateReceipt
-            | Typology::RejectThenPay
-            | Typology::SpeedMoney
-            | Typology::OfficerOutlier => Severity::High,
-            Typology::UnreceiptedPayment
-            | Typology::SlaBreach
-            | Typology::OverdueOpen
-            | Typology::BrokerActivity => Severity::Medium,
-            Typology::OffHoursProcessing => Severity::Low,
-        }
-    }
-
-    /// This typology's bit in a transaction's fired set.
-    pub fn bit(self) -> u32 {
-        1 << (self as u32)
-    }
-
-    /// Typologies that make a transaction "irregular" (typologies.md).
-    pub fn marks_irregular(self) -> bool {
-        matches!(
-            self,
-            Typology::FeeOnFreeService | Typology::FeeAboveTariff | Typology::UnofficialChannel
-        )
-    }
-
-    /// The fired bits that make a transaction irregular.
-    pub const IRREGULAR: u32 = (1 << Typology::FeeOnFreeService as u32)
-        | (1 << Typology::FeeAboveTariff as u32)
-        | (1 << Typology::UnofficialChannel as u32);
-
-    /// When this typology's verdict can no longer change (docs/alerts.md).
-    pub fn finality(self) -> Finality {
-        match self {
-            Typology::FeeOnFreeService
-            | Typology::FeeAboveTariff
-            | Typology::UnreceiptedPayment
-            | Typology::UnofficialChannel
-            | Typology::SlaBreach
-            | Typology::RejectThenPay
-            | Typology::OffHoursProcessing => Finality::OnArrival,
-            // Another transaction's receipt use, other transactions' durations,
-            // a deadline or a window's end: the watermark decides.
-            Typology::DuplicateReceipt
-            | Typology::OverdueOpen
-            | Typology::SpeedMoney
-            | Typology::BrokerActivity
-            | Typology::OfficerOutlier => Finality::Watermark,
-        }
-    }
-
-    pub fn final_on_arrival(self) -> bool {
-        self.finality() == Finality::OnArrival
-    }
-
-    pub fn scope(self) -> Scope {
-        match self {
-            Typology::BrokerActivity => Scope::Agent,
-            Typology::OfficerOutlier => Scope::Officer,
-            _ => Scope::Transaction,
-        }
-    }
+/// Any event may trigger it.
+pub fn any_event(_: &EventBody) -> bool {
+    true
 }
 
 /// When a verdict can no longer change, whatever else arrives within the
@@ -157,30 +106,54 @@ pub enum Finality {
     Watermark,
 }
 
-/// A typology judged on one transaction's state after each of its events:
-/// which events may trigger it, and its check. The engine runs every entry of
-/// [`TRANSACTION_RULES`].
-pub struct TxnRule {
-    pub typology: Typology,
-    pub triggered_by: fn(&EventBody) -> bool,
-    pub check: fn(&RuleCtx<'_>, &TxnState) -> Option<Finding>,
-}
+impl Typology {
+    pub fn name(self) -> &'static str {
+        self.def().name
+    }
 
-/// The transaction rules, in no particular order (findings are sorted by
-/// typology).
-pub const TRANSACTION_RULES: &[TxnRule] = &[
-    fees::FEE_ON_FREE_SERVICE,
-    fees::FEE_ABOVE_TARIFF,
-    fees::UNRECEIPTED_PAYMENT,
-    fees::UNOFFICIAL_CHANNEL,
-    sla::SLA_BREACH,
-    reject_then_pay::RULE,
-    off_hours::RULE,
-];
+    pub fn from_name(name: &str) -> Option<Typology> {
+        Typology::ALL.iter().copied().find(|t| t.name() == name)
+    }
 
-/// Any event may trigger it.
-pub fn any_event(_: &EventBody) -> bool {
-    true
+    pub fn default_severity(self) -> Severity {
+        self.def().severity
+    }
+
+    /// This typology's bit in a transaction's fired set.
+    pub fn bit(self) -> u32 {
+        1 << (self as u32)
+    }
+
+    /// Typologies that make a transaction "irregular" (typologies.md).
+    pub fn marks_irregular(self) -> bool {
+        self.def().irregular
+    }
+
+    /// The fired bits that make a transaction irregular.
+    pub const IRREGULAR: u32 = {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < Typology::ALL.len() {
+            if Typology::ALL[i].def().irregular {
+                bits |= 1 << i;
+            }
+            i += 1;
+        }
+        bits
+    };
+
+    /// When this typology's verdict can no longer change (docs/alerts.md).
+    pub fn finality(self) -> Finality {
+        self.def().finality
+    }
+
+    pub fn final_on_arrival(self) -> bool {
+        self.finality() == Finality::OnArrival
+    }
+
+    pub fn scope(self) -> Scope {
+        self.def().scope
+    }
 }
 
 /// What a rule saw: everything an alert needs except the identity and context,

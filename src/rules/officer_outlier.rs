@@ -2,13 +2,75 @@
 //! of irregular transactions stands far from the peers' (modified z-score).
 
 use compact_str::CompactString;
+use serde::Deserialize;
 
-use crate::alerts::format_time;
-use crate::config::Parameters;
+use crate::alerts::{Scope, Severity, format_time};
 use crate::figures;
 use crate::state::OfficerGroup;
 
-use super::{EntityFinding, Finding, Render, Rendered, Typology};
+use super::{EntityFinding, Finality, Finding, Render, Rendered, Typology, TypologyDef};
+
+/// Judged by the engine's window timer when the watermark passes the end of a
+/// weekly officer window (state/officers.rs).
+pub const DEF: TypologyDef = TypologyDef {
+    name: "officer_outlier",
+    severity: Severity::High,
+    scope: Scope::Officer,
+    irregular: false,
+    finality: Finality::Watermark,
+    transaction: None,
+};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Params {
+    /// Fewest `issued` completions for an officer to be judged.
+    #[serde(default = "default_min_issued")]
+    pub officer_min_issued: u32,
+    /// Fewest eligible officers in a peer group.
+    #[serde(default = "default_min_peers")]
+    pub officer_min_peers: u32,
+    #[serde(default = "default_z")]
+    pub officer_z_threshold: f64,
+    #[serde(default = "default_min_rate")]
+    pub officer_min_rate: f64,
+    #[serde(default = "default_min_irregular")]
+    pub officer_min_irregular: u32,
+    /// When the peers' MAD is 0, use 1.253314 x the mean absolute deviation.
+    #[serde(default = "default_true")]
+    pub officer_mad_fallback: bool,
+}
+
+fn default_min_issued() -> u32 {
+    20
+}
+fn default_min_peers() -> u32 {
+    5
+}
+fn default_z() -> f64 {
+    3.5
+}
+fn default_min_rate() -> f64 {
+    0.1
+}
+fn default_min_irregular() -> u32 {
+    3
+}
+fn default_true() -> bool {
+    true
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            officer_min_issued: default_min_issued(),
+            officer_min_peers: default_min_peers(),
+            officer_z_threshold: default_z(),
+            officer_min_rate: default_min_rate(),
+            officer_min_irregular: default_min_irregular(),
+            officer_mad_fallback: true,
+        }
+    }
+}
 
 /// How the peers' spread was measured.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -88,7 +150,7 @@ pub fn officer_outlier(
     office_id: &CompactString,
     service_code: &CompactString,
     group: &OfficerGroup,
-    p: &Parameters,
+    p: &Params,
 ) -> Vec<EntityFinding> {
     let eligible: Vec<(&CompactString, f64)> = group
         .officers

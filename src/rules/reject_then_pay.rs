@@ -2,19 +2,47 @@
 //! payment, then approval or issuance, all within the window.
 
 use chrono::Duration;
+use serde::Deserialize;
 
-use crate::alerts::format_time;
+use crate::alerts::{Scope, Severity, format_time};
 use crate::decode::{EventBody, Outcome, Status};
 use crate::figures;
 use crate::state::{Mark, TxnState};
 
-use super::{Finding, Render, Rendered, RuleCtx, TxnRule, Typology, any_event, fees};
-
-pub const RULE: TxnRule = TxnRule {
-    typology: Typology::RejectThenPay,
-    triggered_by: any_event,
-    check: reject_then_pay,
+use super::{
+    Finality, Finding, Render, Rendered, RuleCtx, TxnRule, Typology, TypologyDef, any_event, fees,
 };
+
+pub const DEF: TypologyDef = TypologyDef {
+    name: "reject_then_pay",
+    severity: Severity::High,
+    scope: Scope::Transaction,
+    irregular: false,
+    finality: Finality::OnArrival,
+    transaction: Some(TxnRule {
+        triggered_by: any_event,
+        check: reject_then_pay,
+    }),
+};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Params {
+    /// From the rejection to the approval.
+    #[serde(with = "humantime_serde", default = "default_window")]
+    pub reject_then_pay_window: std::time::Duration,
+}
+
+fn default_window() -> std::time::Duration {
+    std::time::Duration::from_secs(30 * 86_400)
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            reject_then_pay_window: default_window(),
+        }
+    }
+}
 
 /// Updates the pending rejection→payment pair after a payment was folded in.
 pub fn observe(ctx: &RuleCtx<'_>, state: &mut TxnState) {
@@ -39,7 +67,7 @@ pub fn reject_then_pay(ctx: &RuleCtx<'_>, state: &TxnState) -> Option<Finding> {
         return None;
     }
     let (reject, payment) = state.reject_then_pay.as_ref()?;
-    let window = Duration::from_std(ctx.params.reject_then_pay_window).unwrap_or(Duration::MAX);
+    let window = Duration::from_std(ctx.params.reject_then_pay.reject_then_pay_window).unwrap_or(Duration::MAX);
     let at = ctx.event.occurred_at;
     if at < payment.at || at - reject.at > window {
         return None;

@@ -1,12 +1,63 @@
 //! `speed_money`: an irregular transaction issued much faster than its office
 //! and service usually take: irregular payments that buy fast service.
 
-use chrono::{DateTime, FixedOffset};
+use std::time::Duration;
 
+use chrono::{DateTime, FixedOffset};
+use serde::Deserialize;
+
+use crate::alerts::{Scope, Severity};
 use crate::figures;
 use crate::state::TxnState;
 
-use super::{Finding, Render, Rendered, Typology};
+use super::{Finality, Finding, Render, Rendered, Typology, TypologyDef};
+
+/// Judged by the engine at an issued completion (or when an issued transaction
+/// turns irregular), against the office and service's duration baseline
+/// (state/baseline.rs), which spans transactions.
+pub const DEF: TypologyDef = TypologyDef {
+    name: "speed_money",
+    severity: Severity::High,
+    scope: Scope::Transaction,
+    irregular: false,
+    finality: Finality::Watermark,
+    transaction: None,
+};
+
+/// `[parameters]` of this typology (`speed_ratio` and `min_baseline` per
+/// service too: `[parameters.services.X]`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Params {
+    /// Completion faster than this share of the baseline median.
+    #[serde(default = "default_speed_ratio")]
+    pub speed_ratio: f64,
+    /// The trailing window of issued completions in the baseline.
+    #[serde(with = "humantime_serde", default = "default_baseline_window")]
+    pub baseline_window: Duration,
+    /// Fewest completions a baseline must hold to be used.
+    #[serde(default = "default_min_baseline")]
+    pub min_baseline: u32,
+}
+
+fn default_speed_ratio() -> f64 {
+    0.5
+}
+fn default_baseline_window() -> Duration {
+    Duration::from_secs(30 * 86_400)
+}
+fn default_min_baseline() -> u32 {
+    30
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            speed_ratio: default_speed_ratio(),
+            baseline_window: default_baseline_window(),
+            min_baseline: default_min_baseline(),
+        }
+    }
+}
 
 /// Hours with one decimal, for the summaries.
 fn hours(seconds: f64) -> String {

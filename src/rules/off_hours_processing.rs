@@ -3,17 +3,23 @@
 
 use chrono::Datelike;
 
-use crate::alerts::format_time;
+use crate::alerts::{Scope, Severity, format_time};
 use crate::decode::{EventBody, Outcome, Status};
 use crate::figures;
 use crate::state::TxnState;
 
-use super::{Finding, Render, Rendered, RuleCtx, TxnRule, Typology, any_event};
+use super::{Finality, Finding, Render, Rendered, RuleCtx, TxnRule, Typology, TypologyDef, any_event};
 
-pub const RULE: TxnRule = TxnRule {
-    typology: Typology::OffHoursProcessing,
-    triggered_by: any_event,
-    check: off_hours_processing,
+pub const DEF: TypologyDef = TypologyDef {
+    name: "off_hours_processing",
+    severity: Severity::Low,
+    scope: Scope::Transaction,
+    irregular: false,
+    finality: Finality::OnArrival,
+    transaction: Some(TxnRule {
+        triggered_by: any_event,
+        check: off_hours_processing,
+    }),
 };
 
 pub fn off_hours_processing(ctx: &RuleCtx<'_>, _state: &TxnState) -> Option<Finding> {

@@ -1,13 +1,49 @@
 //! `duplicate_receipt`: one office's receipt number used by two transactions.
+//! The registry of receipt uses lives in the engine's state (state/receipts.rs):
+//! it spans transactions.
 
 use chrono::{DateTime, FixedOffset};
 use compact_str::CompactString;
 
-use crate::alerts::format_time;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::alerts::{Scope, Severity, format_time};
 use crate::figures;
 use crate::state::ReceiptUse;
 
-use super::{Finding, Render, Rendered, Typology};
+use super::{Finality, Finding, Render, Rendered, Typology, TypologyDef};
+
+/// Judged by the engine as each receipted payment is processed, against the
+/// other transactions' uses.
+pub const DEF: TypologyDef = TypologyDef {
+    name: "duplicate_receipt",
+    severity: Severity::High,
+    scope: Scope::Transaction,
+    irregular: false,
+    finality: Finality::Watermark,
+    transaction: None,
+};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Params {
+    /// A receipt number may not be used again at the same office within this.
+    #[serde(with = "humantime_serde", default = "default_window")]
+    pub duplicate_receipt_window: Duration,
+}
+
+fn default_window() -> Duration {
+    Duration::from_secs(365 * 86_400)
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params {
+            duplicate_receipt_window: default_window(),
+        }
+    }
+}
 
 pub fn duplicate_receipt(
     receipt_no: &str,
