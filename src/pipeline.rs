@@ -25,6 +25,7 @@ mod checkpoint;
 mod embedded;
 mod kafka;
 mod signals;
+mod stage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -266,13 +267,10 @@ fn decode_batch(decoder: &Decoder, batch: &RawBatch, metrics: &Metrics) -> Decod
                 // Truncated while reading: too large, whatever the rest holds.
                 decoder.decode(&bytes[..bytes.len().min(decoder.max_event_bytes + 1)])
             } else {
-                decoder.decode(bytes)
+                stage::decode(decoder, bytes, metrics, now_ms)
             };
             match result {
-                Ok(e) => {
-                    metrics.observe_event_lag(now_ms, &e);
-                    Item::Event(e)
-                }
+                Ok(e) => Item::Event(e),
                 Err(mut r) => {
                     if full > bytes.len() {
                         r.message = format!(
@@ -370,10 +368,6 @@ pub fn run(config: &Config, ov: &Overrides) -> Result<Summary, PipelineError> {
         return kafka::run(prepared, kafka_cfg);
     }
     embedded::run(prepared)
-}
-
-pub(crate) fn record_alerts(summary: &mut Summary, alerts: &[crate::alerts::Alert]) {
-    record_typologies(summary, alerts.iter().map(|a| a.typology.as_str()));
 }
 
 pub(crate) fn record_typologies<'a>(

@@ -818,3 +818,179 @@ fn an_external_broker_when_configured() {
         "external broker vs file replay",
     );
 }
+
+/// The value of an unlabelled sample in a /metrics body.
+fn sample(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// A `pantau run` serving metrics on `port`, stopped by SIGTERM when dropped
+/// (also when an assertion fails first).
+struct Running(Child);
+
+impl Running {
+    fn start(config: &Path, port: u16) -> Running {
+        Running(
+            pantau()
+                .args(["run", "--quiet", "--config"])
+                .arg(config)
+                .arg("--metrics-listen")
+                .arg(format!("127.0.0.1:{port}"))
+                .env("PANTAU_LOG", "warn")
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("run"),
+        )
+    }
+
+    /// SIGTERM, and whether the process then exited cleanly.
+    fn stop(mut self) -> bool {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        self.0.wait().is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn metrics_of(port: u16) -> String {
+    http_get(port, "/metrics")
+        .and_then(|r| body_of(&r))
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_live_stream_gets_its_alerts_before_the_watermark_passes_them() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = broker.config(dir.path(), "live", "30s");
+    let text = std::fs::read_to_string(&config).expect("config").replace(
+        "batch_size = 1000",
+        "batch_size = 1000\nearly_alerts = true",
+    );
+    std::fs::write(&config, text).expect("write");
+    let port = free_port();
+    let alerts_file = dir.path().join("alerts-live.ndjson");
+    let run = Running::start(&config, port);
+    wait_for("the group to assign", Duration::from_secs(60), || {
+        status_of(port, "/readyz").is_some_and(|s| s.contains("200"))
+    });
+    // Event times follow the clock: the watermark stays ten minutes behind
+    // the newest event, so only an early verdict can have left already.
+    let out = pantau()
+        .args([
+            "simulate",
+            "--to-kafka",
+            "--live",
+            "--transactions",
+            "400",
+            "--seed",
+            "4",
+        ])
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .expect("simulate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let on_arrival = [
+        "fee_on_free_service",
+        "fee_above_tariff",
+        "unreceipted_payment",
+        "unofficial_channel",
+        "off_hours_processing",
+    ];
+    let early = |alerts: &[serde_json::Value]| {
+        alerts
+            .iter()
+            .filter(|a| on_arrival.contains(&a["typology"].as_str().unwrap_or_default()))
+            .count()
+    };
+    wait_for("early alerts", Duration::from_secs(60), || {
+        early(&read_lines(&alerts_file)) >= 20
+    });
+    let body = metrics_of(port);
+    let alerts = read_lines(&alerts_file);
+    let watermark = sample(&body, "pantau_watermark_seconds").unwrap_or(0.0);
+    for a in alerts
+        .iter()
+        .filter(|a| on_arrival.contains(&a["typology"].as_str().unwrap_or_default()))
+    {
+        let at = chrono::DateTime::parse_from_rfc3339(a["event_time"].as_str().expect("time"))
+            .expect("rfc 3339")
+            .timestamp() as f64;
+        assert!(
+            at > watermark,
+            "{a} left before the watermark ({watermark}) passed it"
+        );
+    }
+    assert!(
+        !alerts.iter().any(|a| a["typology"] == "duplicate_receipt"),
+        "typologies final only at the watermark wait for it"
+    );
+    assert!(
+        body.contains("pantau_alert_latency_seconds_count{typology=\"unofficial_channel\"}"),
+        "the latency of early alerts is observed"
+    );
+    assert_eq!(
+        sample(&body, "pantau_early_order_violations_total"),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&body, "pantau_early_alert_mismatches_total"),
+        Some(0.0)
+    );
+    assert!(run.stop(), "graceful exit on SIGTERM");
+}
+
+#[test]
+fn every_documented_metric_is_observed_in_kafka_mode() {
+    let broker = Broker::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = broker.config(dir.path(), "metrics", "30s");
+    let port = free_port();
+    let run = Running::start(&config, port);
+    wait_for("the group to assign", Duration::from_secs(60), || {
+        status_of(port, "/readyz").is_some_and(|s| s.contains("200"))
+    });
+    let out = pantau()
+        .args([
+            "simulate",
+            "--to-kafka",
+            "--transactions",
+            "1500",
+            "--seed",
+            "5",
+        ])
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .expect("simulate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let missing = unobserved_metrics(&metrics_of(port), true);
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "documented metrics never observed in Kafka mode: {missing:?}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(run.stop(), "graceful exit on SIGTERM");
+}

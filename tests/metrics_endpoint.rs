@@ -39,12 +39,17 @@ fn metrics_are_served_with_contract_names_during_a_run() {
         .expect("spawn");
     let started = Instant::now();
     let mut metrics = None;
+    // Until every documented metric has been observed (the first alerts and
+    // rejections come within seconds of the simulated stream).
     while started.elapsed() < Duration::from_secs(60) {
         if let Some(body) = http_get(port, "/metrics")
             && accepted(&body) > 0
         {
+            let done = unobserved_metrics(&body, false).is_empty();
             metrics = Some(body);
-            break;
+            if done {
+                break;
+            }
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -53,6 +58,15 @@ fn metrics_are_served_with_contract_names_during_a_run() {
     let status = child.wait().expect("exit");
     assert!(status.success());
     let body = metrics.expect("metrics served during the run");
+    let missing = unobserved_metrics(&body, false);
+    assert!(
+        missing.is_empty(),
+        "documented metrics never observed in embedded mode: {missing:?}"
+    );
+    assert!(
+        documented_metrics().len() >= 14,
+        "the contract table is read"
+    );
     for name in [
         "pantau_events_total",
         "pantau_open_transactions",

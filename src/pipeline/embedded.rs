@@ -6,12 +6,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::checkpoint::{self, CheckpointError, Checkpoints, Meta};
+use super::stage::{Emitted, Stage};
 use super::{
     DecodedBatch, Item, PipelineError, Prepared, Summary, decode_batch, input_name, open_input,
-    record_typologies, signals,
+    signals,
 };
 use crate::alerts::Alert;
-use crate::archive::Archive;
 use crate::config::Config;
 use crate::decode::Decoder;
 use crate::engine::{Engine, EngineSettings, PendingAlerts};
@@ -54,26 +54,15 @@ fn checkpoint_of(
     ))
 }
 
-/// Alerts taken from the engine, counted into the summary, as the sink thread
-/// is to get them: made into records there, or here when the archive needs
-/// them. `None` when there are none.
-fn for_sink(
-    pending: PendingAlerts,
-    engine: &mut Engine,
-    summary: &mut Summary,
-    archive: &mut Option<Archive>,
-) -> Result<Option<ToSink>, PipelineError> {
-    if pending.is_empty() && archive.is_none() {
-        return Ok(None);
-    }
-    record_typologies(summary, pending.typologies());
-    Ok(match archive {
-        Some(a) => {
-            let alerts = pending.build();
-            a.send(engine.take_archived(), alerts.clone())?;
-            (!alerts.is_empty()).then_some(ToSink::Alerts(alerts))
-        }
-        None => Some(ToSink::Pending(pending)),
+/// The engine's alerts since the last call, through the stage core, as the
+/// sink thread is to get them: made into records there, or already made when
+/// the archive needed them. `None` when there are none.
+fn for_sink(stage: &mut Stage, engine: &mut Engine) -> Result<Option<ToSink>, PipelineError> {
+    let pending = engine.take_pending();
+    Ok(match stage.emit(pending, || engine.take_archived())? {
+        Emitted::None => None,
+        Emitted::Built(alerts) => Some(ToSink::Alerts(alerts)),
+        Emitted::Pending(pending) => Some(ToSink::Pending(pending)),
     })
 }
 
@@ -87,7 +76,7 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
         custom,
         alert_cfg,
         rejected_cfg,
-        mut archive,
+        archive,
         started,
     } = run;
     let name = input_name(config, ov)?;
@@ -220,7 +209,7 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
         })
         .map_err(|e| PipelineError::Thread("pantau-decode", e))?;
 
-    let mut summary = match &resumed {
+    let summary = match &resumed {
         Some(m) => Summary {
             resumed_at_line: Some(m.next_line),
             interrupted: false,
@@ -229,6 +218,7 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
         },
         None => Summary::default(),
     };
+    let mut stage = Stage::new(metrics.clone(), summary, archive);
     let evaluate = metrics.processing_seconds.with_label_values(&["evaluate"]);
     let mut last_progress = Instant::now();
     let mut last_checkpoint = Instant::now();
@@ -237,32 +227,29 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
     while let Ok(batch) = rx.recv() {
         if stop.load(Ordering::Relaxed) {
             // This batch is not processed: the checkpoint ends before it.
-            summary.interrupted = true;
+            stage.summary.interrupted = true;
             break;
         }
         let batch = batch?;
         let t = Instant::now();
         engine.arrival(t);
         for item in batch.items {
-            summary.records_read += 1;
+            stage.read();
             match item {
                 Item::Event(e) => {
                     let et = e.event_type();
                     let admission = engine.ingest(e);
-                    metrics.count_event(et, admission.outcome());
-                    summary.admitted(admission);
+                    stage.admitted(et, admission);
                 }
                 Item::Rejected(record, rejection) => {
-                    summary.rejected(record.reason);
-                    metrics.count_rejection(rejection.reason.as_str());
+                    stage.rejected(&rejection);
                     rejected_sink.write(&record)?;
                 }
             }
         }
         position = (batch.end_offset, batch.next_line);
-        let pending = engine.take_pending();
+        let msg = for_sink(&mut stage, &mut engine)?;
         evaluate.observe(t.elapsed().as_secs_f64());
-        let msg = for_sink(pending, &mut engine, &mut summary, &mut archive)?;
         rejected_sink.flush()?;
         if let Some(msg) = msg
             && to_sink.send(msg).is_err()
@@ -277,7 +264,7 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
                 config,
                 &name,
                 position,
-                &summary,
+                &stage.summary,
                 &mut rejected_sink,
                 &engine,
                 false,
@@ -287,11 +274,7 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
                 break;
             }
         }
-        if let Some(w) = engine.watermark() {
-            metrics
-                .watermark_seconds
-                .set(w.timestamp() as f64 + f64::from(w.timestamp_subsec_millis()) / 1000.0);
-        }
+        stage.watermark(engine.watermark());
         if ov.progress
             && config.pipeline.progress_interval_s > 0
             && last_progress.elapsed() >= progress_every
@@ -300,9 +283,9 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
             let secs = started.elapsed().as_secs_f64();
             eprintln!(
                 "progress: {} records ({:.0}/s), {} alerts, {} transactions in state, watermark {}",
-                summary.records_read,
-                summary.records_read as f64 / secs,
-                summary.alerts,
+                stage.summary.records_read,
+                stage.summary.records_read as f64 / secs,
+                stage.summary.alerts,
                 engine.transactions(),
                 engine
                     .watermark()
@@ -314,16 +297,14 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
     }
     drop(rx);
     let _ = reader.join();
-    if !summary.interrupted && !sink_gone {
+    if !stage.summary.interrupted && !sink_gone {
         engine.end_of_input();
-        let pending = engine.take_pending();
-        if let Some(msg) = for_sink(pending, &mut engine, &mut summary, &mut archive)? {
+        if let Some(msg) = for_sink(&mut stage, &mut engine)? {
             let _ = to_sink.send(msg);
         }
     }
-    if let Some(a) = archive {
-        summary.archive = Some(a.close()?);
-    }
+    stage.watermark(engine.watermark());
+    let summary = stage.close()?;
     if ckpt_dir.is_some() && !sink_gone {
         let msg = checkpoint_of(
             config,
@@ -347,8 +328,5 @@ pub(super) fn run(run: Prepared<'_>) -> Result<Summary, PipelineError> {
         }
     }
     rejected_sink.flush()?;
-    if let Some(w) = engine.watermark() {
-        metrics.watermark_seconds.set(w.timestamp() as f64);
-    }
     Ok(summary.finish(&engine, started))
 }

@@ -144,3 +144,35 @@ pub fn http_get(port: u16, path: &str) -> Option<String> {
 pub fn body_of(response: &str) -> Option<String> {
     response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())
 }
+
+/// The metric names of docs/metrics.md's contract table.
+pub fn documented_metrics() -> Vec<String> {
+    let doc = std::fs::read_to_string(repo().join("docs/metrics.md")).expect("docs/metrics.md");
+    doc.split("## Extensions")
+        .next()
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `pantau_"))
+        .filter_map(|l| l.split('`').next())
+        .map(|n| format!("pantau_{n}"))
+        .collect()
+}
+
+/// The documented metrics that a /metrics body has no sample of. A histogram
+/// counts as observed once it has a `_count`; `pantau_kafka_consumer_lag`
+/// belongs to Kafka sources only.
+#[allow(dead_code)]
+pub fn unobserved_metrics(body: &str, kafka: bool) -> Vec<String> {
+    documented_metrics()
+        .into_iter()
+        .filter(|name| kafka || name != "pantau_kafka_consumer_lag")
+        .filter(|name| {
+            !body.lines().any(|l| {
+                !l.starts_with('#')
+                    && [name.clone(), format!("{name}_count")].iter().any(|n| {
+                        l.starts_with(&format!("{n} ")) || l.starts_with(&format!("{n}{{"))
+                    })
+            })
+        })
+        .collect()
+}

@@ -27,7 +27,8 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{PipelineError, Prepared, Summary, record_alerts};
+use super::stage::{self, Stage};
+use super::{PipelineError, Prepared, Summary};
 use crate::config::SinkConfig;
 use crate::decode::{Decoder, Event, Rejection};
 use crate::engine::{Engine, EngineSettings};
@@ -223,7 +224,7 @@ pub(super) fn run(run: Prepared<'_>, kafka: &KafkaConfig) -> Result<Summary, Pip
         ready,
         alert_cfg,
         rejected_cfg,
-        mut archive,
+        archive,
         started,
         ..
     } = run;
@@ -242,7 +243,7 @@ pub(super) fn run(run: Prepared<'_>, kafka: &KafkaConfig) -> Result<Summary, Pip
     let decoder = Decoder::new(config.pipeline.max_event_bytes);
     let batch_size = ov.batch_size.unwrap_or(config.pipeline.batch_size);
     let source: Arc<str> = Arc::from(kafka.events_topic.as_str());
-    let mut summary = Summary::default();
+    let mut stage = Stage::new(metrics.clone(), Summary::default(), archive);
     // The idle stop counts from the first assignment: a group's first rebalance
     // can take seconds.
     let mut last_message: Option<Instant> = None;
@@ -361,20 +362,23 @@ pub(super) fn run(run: Prepared<'_>, kafka: &KafkaConfig) -> Result<Summary, Pip
         let decoded: Vec<Option<Result<Event, Rejection>>> = polled
             .par_iter()
             .with_min_len(256)
-            .map(|m| (!m.mark).then(|| decoder.decode(&m.payload)))
+            .map(|m| match m.from {
+                // The source's events feed the lag histogram once, here.
+                Origin::Events => Some(stage::decode(&decoder, &m.payload, &metrics, now_ms)),
+                Origin::Store(_) => (!m.mark).then(|| decoder.decode(&m.payload)),
+            })
             .collect();
         decode_time.observe(t.elapsed().as_secs_f64());
         let t = Instant::now();
         for (m, result) in polled.iter().zip(decoded) {
             match m.from {
                 Origin::Events => {
-                    summary.records_read += 1;
+                    stage.read();
                     router.touch(m.partition, now);
                     match result {
                         Some(Ok(e)) => router.route(&internal, m.partition, &m.payload, &e)?,
                         Some(Err(r)) => {
-                            summary.rejected(r.reason.as_str());
-                            metrics.count_rejection(r.reason.as_str());
+                            stage.rejected(&r);
                             if let Some(dlq) = &dlq_out {
                                 let headers = dlq_headers(&r, &source, m.partition, m.offset);
                                 dlq.send(
@@ -416,13 +420,9 @@ pub(super) fn run(run: Prepared<'_>, kafka: &KafkaConfig) -> Result<Summary, Pip
                     match result {
                         Some(Ok(e)) => {
                             let et = e.event_type();
-                            if store == Store::ByOffice {
-                                metrics.observe_event_lag(now_ms, &e);
-                            }
                             let admission = stores.ingest(store, m.partition, m.offset, e, m.at);
                             if let (Store::ByOffice, Some(a)) = (store, admission) {
-                                metrics.count_event(et, a.outcome());
-                                summary.admitted(a);
+                                stage.admitted(et, a);
                             }
                         }
                         // Validated once already, so only a changed size limit
@@ -457,13 +457,14 @@ pub(super) fn run(run: Prepared<'_>, kafka: &KafkaConfig) -> Result<Summary, Pip
                 )),
             ));
         }
-        let alerts = stores.take_alerts();
+        let alerts = match stores.take_pending() {
+            Some(pending) => stage
+                .emit(pending, || stores.take_archived())?
+                .into_alerts(),
+            None => Vec::new(),
+        };
         evaluate.observe(t.elapsed().as_secs_f64());
         let t = Instant::now();
-        record_alerts(&mut summary, &alerts);
-        if let Some(a) = &mut archive {
-            a.send(stores.take_archived(), alerts.clone())?;
-        }
         file_alerts.write(&alerts)?;
         rejected_file.flush()?;
         if let Some(out) = &alerts_out {
@@ -493,9 +494,7 @@ pub(super) fn run(run: Prepared<'_>, kafka: &KafkaConfig) -> Result<Summary, Pip
             to_commit.clear();
         }
         stores.snapshot_due(&consumer)?;
-        if let Some(w) = stores.watermark() {
-            metrics.watermark_seconds.set(w.timestamp() as f64);
-        }
+        stage.watermark(stores.watermark());
         if let (Some(d), Some(last)) = (ov.stop_when_idle, last_message) {
             let quiet = last.elapsed();
             // A bounded replay through Kafka has ended once this instance's
@@ -520,10 +519,7 @@ pub(super) fn run(run: Prepared<'_>, kafka: &KafkaConfig) -> Result<Summary, Pip
     drop(guard);
     consumer.unsubscribe();
     file_alerts.close()?;
-    if let Some(a) = archive {
-        summary.archive = Some(a.close()?);
-    }
-    Ok(summary.finish_with(transactions, open, started))
+    Ok(stage.close()?.finish_with(transactions, open, started))
 }
 
 fn poisoned() -> PipelineError {

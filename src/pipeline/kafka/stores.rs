@@ -13,10 +13,9 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
 use super::route::Mark;
-use crate::alerts::Alert;
 use crate::archive::ArchivedEvent;
 use crate::decode::Event;
-use crate::engine::{Admission, Engine, EngineState};
+use crate::engine::{Admission, Engine, EngineState, PendingAlerts};
 use crate::kafka::consumer::{PantauConsumerContext, TopicPartition};
 use crate::kafka::{KafkaConfig, KafkaProducer, Store, changelog};
 use crate::metrics::Metrics;
@@ -162,20 +161,19 @@ impl Stores {
     }
 
     /// Alerts of every engine, those of the by-office stores first.
-    pub fn take_alerts(&mut self) -> Vec<Alert> {
-        let mut alerts = Vec::new();
-        for ((store, _), k) in &mut self.keyed {
-            let taken = k.engine.take_alerts();
-            if *store == Store::ByAgent {
-                // Its engine counts into metrics of its own (its events are
-                // counted once, by the by-office store); its alerts count here.
-                for a in &taken {
-                    crate::engine::count_alert(&self.metrics, a);
-                }
+    /// Every store's alerts since the last call, counted in the pipeline's
+    /// metrics (a by-agent engine keeps metrics of its own, since its events
+    /// are counted once, by the by-office store); `None` without stores.
+    pub fn take_pending(&mut self) -> Option<PendingAlerts> {
+        let mut out: Option<PendingAlerts> = None;
+        for k in self.keyed.values_mut() {
+            let taken = k.engine.take_pending();
+            match &mut out {
+                Some(o) => o.append(taken),
+                None => out = Some(taken.counted_in(self.metrics.clone())),
             }
-            alerts.extend(taken);
         }
-        alerts
+        out
     }
 
     pub fn take_archived(&mut self) -> Vec<ArchivedEvent> {
