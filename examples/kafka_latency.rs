@@ -1,6 +1,8 @@
 //! Event-to-alert latency on the Kafka path, from broker timestamps: for each
 //! alert raised by an event (not by a timer), the time from the publication of
-//! its latest evidence event to the publication of the alert.
+//! its latest evidence event to the publication of the alert, in all and by
+//! typology. With `pantau simulate --to-kafka --live`, event times follow the
+//! clock, so this is the latency an inspector sees.
 //!
 //! ```sh
 //! cargo run --release --example kafka_latency -- BOOTSTRAP [EVENTS_TOPIC] [ALERTS_TOPIC]
@@ -34,7 +36,7 @@ fn main() -> anyhow::Result<()> {
         .create()?;
     consumer.subscribe(&[events_topic, alerts_topic])?;
     let mut published: HashMap<String, i64> = HashMap::new();
-    let mut alerts: Vec<(i64, Vec<String>)> = Vec::new();
+    let mut alerts: Vec<(i64, String, Vec<String>)> = Vec::new();
     let mut last = Instant::now();
     while last.elapsed() < Duration::from_secs(5) {
         let Some(m) = consumer.poll(Duration::from_millis(200)) else {
@@ -53,7 +55,10 @@ fn main() -> anyhow::Result<()> {
             if let Some(id) = v["event_id"].as_str() {
                 published.entry(id.to_owned()).or_insert(ts);
             }
-        } else if !TIMER_TYPOLOGIES.contains(&v["typology"].as_str().unwrap_or_default()) {
+        } else if let Some(typology) = v["typology"]
+            .as_str()
+            .filter(|t| !TIMER_TYPOLOGIES.contains(t))
+        {
             let evidence = v["evidence_event_ids"]
                 .as_array()
                 .map(|a| {
@@ -62,29 +67,39 @@ fn main() -> anyhow::Result<()> {
                         .collect()
                 })
                 .unwrap_or_default();
-            alerts.push((ts, evidence));
+            alerts.push((ts, typology.to_owned(), evidence));
         }
     }
     consumer.unsubscribe();
-    let mut latencies: Vec<i64> = alerts
-        .iter()
-        .filter_map(|(ts, evidence)| {
-            let latest = evidence.iter().filter_map(|e| published.get(e)).max()?;
-            Some(ts - latest)
-        })
-        .collect();
-    latencies.sort_unstable();
-    if latencies.is_empty() {
+    let mut by_typology: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+    for (ts, typology, evidence) in &alerts {
+        if let Some(latest) = evidence.iter().filter_map(|e| published.get(e)).max() {
+            by_typology
+                .entry(typology.clone())
+                .or_default()
+                .push(ts - latest);
+        }
+    }
+    let mut all: Vec<i64> = by_typology.values().flatten().copied().collect();
+    if all.is_empty() {
         anyhow::bail!("no event-triggered alert with its evidence on {events_topic}");
     }
+    print_row("all", &mut all);
+    for (typology, latencies) in &mut by_typology {
+        print_row(typology, latencies);
+    }
+    Ok(())
+}
+
+fn print_row(name: &str, latencies: &mut [i64]) {
+    latencies.sort_unstable();
     let pct = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize];
     println!(
-        "alerts {}  p50 {} ms  p90 {} ms  p99 {} ms  max {} ms",
+        "{name:<22} alerts {:>6}  p50 {:>7} ms  p90 {:>7} ms  p99 {:>7} ms  max {:>7} ms",
         latencies.len(),
         pct(0.50),
         pct(0.90),
         pct(0.99),
         latencies[latencies.len() - 1]
     );
-    Ok(())
 }

@@ -414,6 +414,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             if let Some(d) = days {
                 sim.days = d;
             }
+            if live {
+                // Published as they happen: in event-time order, each
+                // transaction's events in their lifecycle's order.
+                sim.max_disorder_s = 0;
+            }
             let reference = std::sync::Arc::new(reference);
             let stream =
                 || simulate::Stream::new(&sim, reference.clone()).map_err(anyhow::Error::msg);

@@ -137,6 +137,12 @@ impl Early {
             return None;
         }
         if key <= shadow.last {
+            tracing::debug!(
+                "early verdicts stop for transaction {}: event {} arrived after {}",
+                event.transaction_id,
+                event.event_id,
+                shadow.last.3
+            );
             shadow.broken = true;
             metrics.early_order_violations_total.inc();
             return None;
@@ -151,6 +157,9 @@ impl Early {
         if let Some(s) = self.shadows.get_mut(transaction_id)
             && !s.broken
         {
+            tracing::debug!(
+                "early verdicts stop for transaction {transaction_id}: a late event arrived"
+            );
             s.broken = true;
             metrics.early_order_violations_total.inc();
         }

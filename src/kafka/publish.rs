@@ -47,18 +47,24 @@ pub enum Times {
     /// As written.
     AsIs,
     /// The wall clock at publication (in the event's own offset, to the
-    /// millisecond): a live stream, whose watermark follows the clock, for
-    /// measuring event-to-alert latency. Each transaction's events keep their
-    /// order, and their times rise with it.
+    /// microsecond): a live stream, whose watermark follows the clock, for
+    /// measuring event-to-alert latency. Times rise strictly from line to
+    /// line, so each transaction's events arrive in event-time order.
     Live,
 }
 
-/// `raw` with its `occurred_at` (or the CloudEvents `data`'s) set to now.
-fn live_line(raw: &[u8], offset: chrono::FixedOffset) -> Option<Vec<u8>> {
+/// `raw` with its `occurred_at` (or the CloudEvents `data`'s) set to now, and
+/// after `last`.
+fn live_line(
+    raw: &[u8],
+    offset: chrono::FixedOffset,
+    last: &mut chrono::DateTime<chrono::Utc>,
+) -> Option<Vec<u8>> {
     let mut v: serde_json::Value = serde_json::from_slice(raw).ok()?;
-    let now = chrono::Utc::now()
+    *last = chrono::Utc::now().max(*last + chrono::Duration::microseconds(1));
+    let now = last
         .with_timezone(&offset)
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let target = if v.get("occurred_at").is_some() {
         &mut v
     } else {
@@ -85,13 +91,14 @@ pub fn publish<R: BufRead>(
     let started = Instant::now();
     let mut produced = 0u64;
     let mut failure: Option<ProduceError> = None;
+    let mut last_stamp = chrono::DateTime::<chrono::Utc>::MIN_UTC;
     let report = validate_with(reader, name, decoder, errors, &mut |raw, event| {
         if event.is_none() && invalid == Invalid::Skip {
             return Ok(());
         }
         let key = event.map(|e| e.transaction_id.as_bytes());
         let live = match (times, event) {
-            (Times::Live, Some(e)) => live_line(raw, *e.occurred_at.offset()),
+            (Times::Live, Some(e)) => live_line(raw, *e.occurred_at.offset(), &mut last_stamp),
             _ => None,
         };
         let payload = live.as_deref().unwrap_or(raw);
