@@ -151,12 +151,21 @@ impl KafkaProducer {
     /// Waits until every queued record is acknowledged; an error when any
     /// record since the last flush could not be delivered.
     pub fn flush(&self, timeout: Duration) -> Result<(), ProduceError> {
-        self.producer.flush(timeout).map_err(|e| match e {
-            KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut) => {
-                ProduceError::FlushTimeout(timeout)
+        // librdkafka's flush with no wait sends what lingers at once. The
+        // wait is ours: rdkafka's own flush polls for delivery reports in
+        // 100 ms steps, which the producer's polling thread has already
+        // served, so every flush took 100 ms and every alert waited for it.
+        match self.producer.flush(Duration::ZERO) {
+            Ok(()) | Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut)) => {}
+            Err(e) => return Err(ProduceError::Kafka(e)),
+        }
+        let deadline = std::time::Instant::now() + timeout;
+        while self.producer.in_flight_count() > 0 {
+            if std::time::Instant::now() >= deadline {
+                return Err(ProduceError::FlushTimeout(timeout));
             }
-            e => ProduceError::Kafka(e),
-        })?;
+            std::thread::sleep(Duration::from_micros(200));
+        }
         let failed = self.producer.context().failed.swap(0, Ordering::Relaxed);
         if failed > 0 {
             return Err(ProduceError::Undelivered {
