@@ -10,9 +10,3 @@ if command -v promtool >/dev/null && command -v amtool >/dev/null \
   exit 0
 fi
 "$(dirname "$0")/apt-install.sh" prometheus prometheus-alertmanager python3
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-# The packages start their services where an init system runs; the tests need none.
-for s in prometheus prometheus-alertmanager prometheus-node-exporter; do
-  $sudo systemctl stop "$s" >/dev/null 2>&1 || true
-done
